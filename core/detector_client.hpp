@@ -1,0 +1,53 @@
+#pragma once
+
+// HTTP client of the ML service: POSTs a base64 image, parses the box it answers.
+//
+// One client owns one libcurl easy handle and so one kept-alive connection; it is not thread-safe.
+// Each detector-client actor owns its own. Calls block, so they run on detached actors only.
+
+#include "core/errors.hpp"
+#include "core/payload.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct curl_slist;
+
+namespace imgproc {
+
+struct detector_settings {
+  std::string url = "http://127.0.0.1:5000/ml-process-img";
+  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds connect_timeout{1000};
+};
+
+/// Parses the ML service's answer: `[]`, one box `[x, y, w, h, conf, label]`, or a list of such
+/// boxes (the most confident one is kept). Anything else is an ml_bad_response failure.
+result<std::optional<detection>> parse_ml_answer(std::string_view body);
+
+/// Calls curl_global_init once; call it from main before starting threads.
+void init_http_client_library();
+
+class detector_client {
+public:
+  explicit detector_client(detector_settings settings);
+  ~detector_client();
+  detector_client(const detector_client&) = delete;
+  detector_client& operator=(const detector_client&) = delete;
+
+  /// `url` empty means the configured one; `timeout` zero means the configured one.
+  result<std::optional<detection>> detect(std::string_view base64_image, const std::string& url,
+                                          std::chrono::milliseconds timeout);
+
+  const detector_settings& settings() const { return settings_; }
+
+private:
+  detector_settings settings_;
+  void* curl_ = nullptr; // CURL*, kept to reuse its connection
+  ::curl_slist* headers_ = nullptr;
+  std::string response_;
+};
+
+} // namespace imgproc

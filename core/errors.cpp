@@ -1,0 +1,68 @@
+#include "core/errors.hpp"
+
+namespace imgproc {
+
+const char* to_string(error_code code) {
+  switch (code) {
+    case error_code::bad_request:
+      return "bad_request";
+    case error_code::pipeline_not_found:
+      return "pipeline_not_found";
+    case error_code::payload_too_large:
+      return "payload_too_large";
+    case error_code::image_too_large:
+      return "image_too_large";
+    case error_code::unsupported_media_type:
+      return "unsupported_media_type";
+    case error_code::invalid_pipeline:
+      return "invalid_pipeline";
+    case error_code::undecodable_image:
+      return "undecodable_image";
+    case error_code::ml_unavailable:
+      return "ml_unavailable";
+    case error_code::ml_bad_response:
+      return "ml_bad_response";
+    case error_code::ml_timeout:
+      return "ml_timeout";
+    case error_code::database_unavailable:
+      return "database_unavailable";
+    case error_code::overloaded:
+      return "overloaded";
+    case error_code::deadline_exceeded:
+      return "deadline_exceeded";
+    case error_code::internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+int http_status(error_code code) {
+  switch (code) {
+    case error_code::bad_request:
+      return 400;
+    case error_code::pipeline_not_found:
+      return 404;
+    case error_code::payload_too_large:
+    case error_code::image_too_large:
+      return 413;
+    case error_code::unsupported_media_type:
+      return 415;
+    case error_code::invalid_pipeline:
+    case error_code::undecodable_image:
+      return 422;
+    case error_code::ml_unavailable:
+    case error_code::ml_bad_response:
+    case error_code::ml_timeout:
+      return 502;
+    case error_code::database_unavailable:
+    case error_code::overloaded:
+      return 503;
+    case error_code::deadline_exceeded:
+      return 504;
+    case error_code::internal:
+      return 500;
+  }
+  return 500;
+}
+
+} // namespace imgproc

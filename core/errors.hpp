@@ -1,0 +1,69 @@
+#pragma once
+
+// Errors on the request path are values: every stage returns either its output or a `failure`
+// naming what went wrong. One table maps each code to its HTTP status (see http_status()), so
+// every handler and every role answers the same way.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace imgproc {
+
+enum class error_code : std::uint8_t {
+  bad_request = 1,        ///< malformed request (400)
+  pipeline_not_found,     ///< no such pipeline (404)
+  payload_too_large,      ///< upload over the configured limit (413)
+  image_too_large,        ///< declared dimensions over the configured limit (413)
+  unsupported_media_type, ///< not a JPEG (415)
+  invalid_pipeline,       ///< the stored pipeline does not validate (422)
+  undecodable_image,      ///< a JPEG that does not decode (422)
+  ml_unavailable,         ///< ML service unreachable or answered an error (502)
+  ml_bad_response,        ///< ML service answered something that is not a detection (502)
+  ml_timeout,             ///< ML service slower than its timeout (502)
+  database_unavailable,   ///< PostgreSQL unreachable or failing (503)
+  overloaded,             ///< no capacity left (503)
+  deadline_exceeded,      ///< the request ran out of time (504)
+  internal,               ///< a bug: should never be seen (500)
+};
+
+/// Stable snake_case name, used in logs and stored task errors.
+const char* to_string(error_code code);
+
+/// The HTTP status every front-end answers for this code.
+int http_status(error_code code);
+
+struct failure {
+  error_code code = error_code::internal;
+  std::string detail;
+};
+
+inline failure make_failure(error_code code, std::string detail) {
+  return failure{code, std::move(detail)};
+}
+
+/// Either a value or a failure. Small on purpose: just what the stages need.
+template <class T>
+class result {
+public:
+  result(T value) : state_(std::move(value)) {}
+  result(failure f) : state_(std::move(f)) {}
+
+  bool ok() const { return state_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(state_); }
+  const T& value() const { return std::get<0>(state_); }
+  T& operator*() { return value(); }
+  T* operator->() { return &value(); }
+  const failure& error() const { return std::get<1>(state_); }
+
+private:
+  std::variant<T, failure> state_;
+};
+
+/// A step either succeeds (nullopt) or fails.
+using status = std::optional<failure>;
+
+} // namespace imgproc

@@ -1,0 +1,21 @@
+#include "core/payload.hpp"
+
+namespace imgproc {
+
+const char* to_string(value_kind kind) {
+  switch (kind) {
+    case value_kind::jpeg_bytes:
+      return "jpeg_bytes";
+    case value_kind::image:
+      return "image";
+    case value_kind::encoded_bytes:
+      return "encoded_bytes";
+    case value_kind::base64_text:
+      return "base64_text";
+    case value_kind::detection:
+      return "detection";
+  }
+  return "?";
+}
+
+} // namespace imgproc

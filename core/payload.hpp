@@ -1,0 +1,44 @@
+#pragma once
+
+// What flows from one pipeline step to the next inside one process.
+//
+// A payload is owned by exactly one stage at a time (it travels as a shared_ptr, moved from hop to
+// hop) so no step's output is ever copied. The uploaded JPEG is not copied either: `bytes` views
+// the HTTP request's body and `owner` keeps the request alive. A payload never crosses a node
+// boundary: it is deliberately not serializable.
+
+#include <memory>
+#include <opencv2/core/mat.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imgproc {
+
+/// The type of a step's input or output; consecutive steps must agree.
+enum class value_kind { jpeg_bytes, image, encoded_bytes, base64_text, detection };
+
+const char* to_string(value_kind kind);
+
+/// One box in the original service's shape.
+struct detection {
+  int top_left_x = 0;
+  int top_left_y = 0;
+  int width = 0;
+  int height = 0;
+  double confidence = 0;
+  int class_id = 0;
+};
+
+struct payload {
+  value_kind kind = value_kind::jpeg_bytes;
+  std::shared_ptr<const void> owner; ///< keeps `bytes` alive
+  std::string_view bytes;            ///< jpeg_bytes: the upload as received
+  cv::Mat image;                     ///< image: reference-counted, never deep-copied between hops
+  std::string text;                  ///< encoded_bytes or base64_text
+  std::optional<detection> found;    ///< detection: nullopt when nothing was found
+};
+
+using payload_ptr = std::shared_ptr<payload>;
+
+} // namespace imgproc

@@ -1,0 +1,41 @@
+#pragma once
+
+// A pipeline as stored (handler names and JSON parameters) turned into something runnable:
+// every handler resolved in the registry, every parameter checked, and every step's input
+// matching the previous step's output. A plan is immutable and shared by all requests using it.
+
+#include "core/errors.hpp"
+#include "core/step_registry.hpp"
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace imgproc {
+
+struct step_definition {
+  std::string handler;
+  nlohmann::json params = nlohmann::json::object();
+};
+
+struct planned_step {
+  const step_kind* kind = nullptr;
+  nlohmann::json params; ///< validated, defaults filled in
+  step_fn run;
+};
+
+struct pipeline_plan {
+  int id = 0;
+  std::string title;
+  std::vector<planned_step> steps;
+};
+
+using plan_ptr = std::shared_ptr<const pipeline_plan>;
+
+/// Fails with invalid_pipeline, the detail naming the step ("step 2 (resize): ...").
+/// A runnable pipeline takes JPEG bytes first and ends with a detection.
+result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
+                                    const std::vector<step_definition>& steps);
+
+} // namespace imgproc

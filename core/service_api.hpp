@@ -1,0 +1,48 @@
+#pragma once
+
+// The seam between the HTTP front-end and the actor system. The front-end parses a request into
+// a `process_request` and hands it to an `image_service` with a `reply_channel`; the actor side
+// answers through the channel exactly once. Neither side includes the other's framework headers.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace imgproc {
+
+struct http_reply {
+  int status = 200;
+  std::string body;        ///< JSON text
+  std::string retry_after; ///< seconds, sent as Retry-After when not empty
+};
+
+/// Answers one HTTP request. Implementations ignore every send after the first, and answer
+/// 500 from their destructor if nobody answered: a request is never left hanging.
+class reply_channel {
+public:
+  virtual ~reply_channel() = default;
+  virtual void send(http_reply reply) = 0;
+};
+
+using reply_ptr = std::shared_ptr<reply_channel>;
+
+struct process_request {
+  int pipeline_id = 0;
+  std::string filename;                ///< already sanitized
+  std::string_view image;              ///< the upload, a view into the HTTP request body
+  std::shared_ptr<const void> owner;   ///< keeps `image` alive
+  std::chrono::steady_clock::time_point deadline;
+};
+
+class image_service {
+public:
+  virtual ~image_service() = default;
+  /// Runs the pipeline and answers through `reply` (never throws).
+  virtual void process(process_request request, reply_ptr reply) = 0;
+  /// Answers the stored task, or 404.
+  virtual void get_task(std::int64_t id, reply_ptr reply) = 0;
+};
+
+} // namespace imgproc

@@ -1,0 +1,51 @@
+#include "core/task_json.hpp"
+
+namespace imgproc {
+
+const char* detection_status(const std::optional<detection>& found) {
+  return found ? "detected" : "undetected";
+}
+
+nlohmann::json detection_json(const std::optional<detection>& found) {
+  if (!found)
+    return nlohmann::json::array();
+  return {{"top_left_x", found->top_left_x}, {"top_left_y", found->top_left_y},
+          {"width", found->width},           {"height", found->height},
+          {"confidence", found->confidence}, {"class_id", found->class_id}};
+}
+
+nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,
+                                     const std::string& filename, const nlohmann::json& data) {
+  nlohmann::ordered_json box = nlohmann::ordered_json::array();
+  if (data.is_object()) {
+    box = nlohmann::ordered_json::object();
+    for (const char* key :
+         {"top_left_x", "top_left_y", "width", "height", "confidence", "class_id"})
+      if (data.contains(key))
+        box[key] = data[key];
+    for (const auto& item : data.items()) // anything else a future step stores
+      if (!box.contains(item.key()))
+        box[item.key()] = item.value();
+  } else if (!data.is_null()) {
+    box = data;
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  out["id"] = id;
+  out["pipeline_id"] = pipeline_id;
+  out["status"] = status;
+  out["filename"] = filename;
+  out["data"] = std::move(box);
+  return out;
+}
+
+nlohmann::json error_body(const std::string& detail) { return {{"detail", detail}}; }
+
+std::string to_text(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string to_text(const nlohmann::ordered_json& json) {
+  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+} // namespace imgproc

@@ -1,0 +1,33 @@
+#pragma once
+
+// The original service's response shape, built in one place so that the HTTP answer and the
+// stored row can never disagree.
+
+#include "core/payload.hpp"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace imgproc {
+
+/// "detected" or "undetected".
+const char* detection_status(const std::optional<detection>& found);
+
+/// The box object, or `[]` when nothing was found (what the tasks table stores in `data`).
+nlohmann::json detection_json(const std::optional<detection>& found);
+
+/// {"id", "pipeline_id", "status", "filename", "data"}, keys in the original's order (the box's
+/// too, whatever order `data` has, e.g. as read back from jsonb).
+nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,
+                                     const std::string& filename, const nlohmann::json& data);
+
+/// {"detail": "..."}: the original's error shape.
+nlohmann::json error_body(const std::string& detail);
+
+/// Serializes without ever throwing on invalid UTF-8 (it is replaced).
+std::string to_text(const nlohmann::json& json);
+std::string to_text(const nlohmann::ordered_json& json);
+
+} // namespace imgproc
