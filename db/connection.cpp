@@ -1,0 +1,123 @@
+#include "db/connection.hpp"
+
+#include <cstddef>
+#include <regex>
+#include <string_view>
+
+namespace imgproc::db {
+
+namespace {
+
+bool is_uri(std::string_view dsn) {
+  return dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+}
+
+bool is_unreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+} // namespace
+
+std::string percent_encode(const std::string& text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (is_unreserved(c)) {
+      out += c;
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out += '%';
+      out += hex[byte >> 4];
+      out += hex[byte & 0x0f];
+    }
+  }
+  return out;
+}
+
+std::string with_connect_timeout(const std::string& dsn, int seconds) {
+  if (dsn.find("connect_timeout") != std::string::npos)
+    return dsn;
+  const std::string setting = "connect_timeout=" + std::to_string(seconds);
+  if (!is_uri(dsn))
+    return dsn.empty() ? setting : dsn + " " + setting;
+  // A fragment is not part of a libpq URI, so only '?' matters.
+  if (dsn.find('?') == std::string::npos)
+    return dsn + "?" + setting;
+  const char last = dsn.back();
+  return dsn + (last == '?' || last == '&' ? "" : "&") + setting;
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& dsn) {
+  return std::make_unique<pqxx::connection>(with_connect_timeout(dsn));
+}
+
+std::string resolve_dsn(const std::string& database_url, const std::string& postgres_server,
+                        const std::string& postgres_user, const std::string& postgres_password,
+                        const std::string& postgres_db, const std::string& postgres_port) {
+  if (!database_url.empty())
+    return database_url;
+  if (postgres_server.empty())
+    return "";
+
+  std::string uri = "postgresql://";
+  if (!postgres_user.empty() || !postgres_password.empty()) {
+    uri += percent_encode(postgres_user);
+    if (!postgres_password.empty())
+      uri += ":" + percent_encode(postgres_password);
+    uri += "@";
+  }
+  if (postgres_server.front() == '/') {
+    // libpq accepts a percent-encoded socket directory as the URI host.
+    uri += percent_encode(postgres_server);
+  } else if (postgres_server.find(':') != postgres_server.rfind(':') &&
+             postgres_server.front() != '[') {
+    uri += "[" + postgres_server + "]"; // a bare IPv6 address
+  } else {
+    // "host" or "host:port" (as the original service allowed) go in unchanged.
+    uri += postgres_server;
+  }
+  if (!postgres_port.empty())
+    uri += ":" + postgres_port;
+  if (!postgres_db.empty())
+    uri += "/" + percent_encode(postgres_db);
+  return uri;
+}
+
+std::string redact_dsn(const std::string& dsn) {
+  if (!is_uri(dsn)) {
+    // key=value form: the value is a single word or a quoted string with backslash escapes.
+    static const std::regex password_kv{R"((^|\s)password\s*=\s*('([^'\\]|\\.)*'?|\S*))"};
+    return std::regex_replace(dsn, password_kv, "$1password=***");
+  }
+
+  std::string out = dsn;
+  const std::size_t authority = out.find("://") + 3;
+  const std::size_t authority_end = out.find_first_of("/?", authority);
+  const std::size_t at =
+      out.rfind('@', authority_end == std::string::npos ? out.size() - 1 : authority_end - 1);
+  if (at != std::string::npos && at >= authority) {
+    const std::size_t colon = out.find(':', authority);
+    if (colon != std::string::npos && colon < at)
+      out.replace(colon + 1, at - colon - 1, "***");
+  }
+
+  const std::size_t query = out.find('?');
+  if (query != std::string::npos) {
+    std::size_t pos = query + 1;
+    while (pos < out.size()) {
+      std::size_t end = out.find('&', pos);
+      if (end == std::string::npos)
+        end = out.size();
+      if (out.compare(pos, 9, "password=") == 0) {
+        out.replace(pos + 9, end - pos - 9, "***");
+        end = pos + 12;
+      }
+      pos = end + 1;
+    }
+  }
+  return out;
+}
+
+} // namespace imgproc::db

@@ -1,0 +1,40 @@
+#pragma once
+
+// Opening connections and working out which database to open.
+//
+// The service takes either a DATABASE_URL or the original service's POSTGRES_SERVER, _USER,
+// _PASSWORD, _DB and _PORT parts; resolve_dsn() turns whichever was given into one libpq DSN so
+// the rest of the code only ever sees a DSN.
+
+#include <memory>
+#include <pqxx/connection>
+#include <string>
+
+namespace imgproc::db {
+
+/// Opens a connection. Adds `connect_timeout=5` unless the DSN sets one, so an unreachable host
+/// fails in seconds instead of hanging on the kernel's TCP timeout.
+/// Throws pqxx::broken_connection if the server cannot be reached or refuses the login (also for
+/// a malformed DSN: libpq reports both the same way).
+std::unique_ptr<pqxx::connection> connect(const std::string& dsn);
+
+/// Returns `dsn` with `connect_timeout=<seconds>` added unless it already has one. Understands
+/// both URI (`postgresql://...`) and key=value DSNs. Never throws except std::bad_alloc.
+std::string with_connect_timeout(const std::string& dsn, int seconds = 5);
+
+/// The DSN to use: `database_url` if not empty; otherwise a `postgresql://` URI built from the
+/// parts (user, password and database percent-encoded; a server starting with '/' is taken as a
+/// Unix socket directory; an empty port is left to libpq's default). Returns "" if both
+/// `database_url` and `postgres_server` are empty, meaning "no database configured".
+std::string resolve_dsn(const std::string& database_url, const std::string& postgres_server,
+                        const std::string& postgres_user, const std::string& postgres_password,
+                        const std::string& postgres_db, const std::string& postgres_port);
+
+/// The DSN with any password replaced by `***`, for logs and error messages. Handles the URI
+/// userinfo (`user:secret@`), a `password=` URI query parameter and a `password=` key=value pair.
+std::string redact_dsn(const std::string& dsn);
+
+/// Percent-encodes everything except RFC 3986 unreserved characters.
+std::string percent_encode(const std::string& text);
+
+} // namespace imgproc::db
