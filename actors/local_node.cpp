@@ -1,0 +1,119 @@
+#include "actors/local_node.hpp"
+
+#include "actors/decoder_actor.hpp"
+#include "actors/detector_client_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/persistence_actor.hpp"
+#include "actors/pipeline_actor.hpp"
+#include "actors/pipeline_catalog_actor.hpp"
+#include "actors/preprocessor_actor.hpp"
+#include "core/task_json.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+namespace imgproc {
+namespace {
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_settings& s) {
+  cfg.set("scheduler.max-threads", s.scheduler_threads);
+  // CAF's own log file is off: the service logs through common/log.
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  cfg.add_error_category(error_category, render_error);
+  return cfg;
+}
+
+} // namespace
+
+struct local_node::impl {
+  node_settings settings;
+  caf::actor_system_config config;
+  std::unique_ptr<caf::actor_system> system;
+  services_ptr services;
+
+  impl(node_settings s, std::shared_ptr<const step_registry> registry)
+      : settings(std::move(s)) {
+    configure(config, settings);
+    system = std::make_unique<caf::actor_system>(config);
+    services = std::make_shared<pipeline_services>();
+    services->catalog = spawn_pipeline_catalog(
+        *system, {settings.dsn, settings.pipeline_cache_ttl}, std::move(registry));
+    for (std::size_t i = 0; i < settings.db_connections; ++i) {
+      auto load = std::make_shared<load_counter>();
+      services->persistence.add(spawn_persistence(*system, settings.dsn, load), load);
+    }
+    for (std::size_t i = 0; i < settings.decoders; ++i) {
+      auto load = std::make_shared<load_counter>();
+      services->decoders.add(spawn_decoder(*system, settings.decoder, load), load);
+    }
+    for (std::size_t i = 0; i < settings.preprocessors; ++i) {
+      auto load = std::make_shared<load_counter>();
+      services->preprocessors.add(spawn_preprocessor(*system, load), load);
+    }
+    for (std::size_t i = 0; i < settings.detector_clients; ++i) {
+      auto load = std::make_shared<load_counter>();
+      services->detectors.add(spawn_detector_client(*system, settings.detector, load), load);
+    }
+  }
+
+  void shutdown() {
+    if (!system)
+      return;
+    auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
+    stop(services->catalog);
+    for (const auto& w : services->persistence.workers())
+      stop(w);
+    for (auto* pool : {&services->decoders, &services->preprocessors, &services->detectors})
+      for (const auto& w : pool->workers())
+        stop(w);
+    services.reset();
+    system.reset(); // waits for every actor to finish
+  }
+};
+
+local_node::local_node(node_settings settings, std::shared_ptr<const step_registry> registry)
+    : impl_(std::make_unique<impl>(std::move(settings), std::move(registry))) {}
+
+local_node::~local_node() { shutdown(); }
+
+void local_node::shutdown() { impl_->shutdown(); }
+
+void local_node::process(process_request request, reply_ptr reply) {
+  try {
+    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply);
+  } catch (const std::exception& e) {
+    reply->send({500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
+  }
+}
+
+void local_node::get_task(std::int64_t id, reply_ptr reply) {
+  auto services = impl_->services;
+  auto timeout = caf::duration{impl_->settings.task_read_timeout};
+  try {
+    // A short-lived actor: the HTTP thread must not block on the database.
+    impl_->system->spawn([services, id, reply, timeout](caf::event_based_actor* self) {
+      self->request(services->persistence.pick(), timeout, get_atom::value, id)
+          .then(
+              [reply, id](task_view& view) {
+                if (view.json.empty())
+                  reply->send({404, to_text(error_body("task " + std::to_string(id) +
+                                                       " not found")),
+                               {}});
+                else
+                  reply->send({200, std::move(view.json), {}});
+              },
+              [reply](caf::error& err) {
+                auto f = from_caf_error(err);
+                reply->send({http_status(f.code), to_text(error_body(f.detail)), {}});
+              });
+    });
+  } catch (const std::exception& e) {
+    reply->send({500, to_text(error_body(std::string{"cannot read the task: "} + e.what())), {}});
+  }
+}
+
+} // namespace imgproc

@@ -1,0 +1,48 @@
+#pragma once
+
+// One node of the actor system: the CAF runtime plus every long-lived actor of `imgproc serve`
+// (catalogue, persistence pool, decoder, preprocessor and detector-client pools). It is the
+// image_service the HTTP front-end talks to: each process() call spawns one pipeline actor.
+
+#include "core/detector_client.hpp"
+#include "core/jpeg_decoder.hpp"
+#include "core/service_api.hpp"
+#include "core/step_registry.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace imgproc {
+
+struct node_settings {
+  std::string dsn;
+  std::size_t scheduler_threads = 2;  ///< CAF worker threads (CPU stages run here)
+  std::size_t decoders = 2;           ///< decoder actors
+  std::size_t preprocessors = 2;      ///< preprocessor actors
+  std::size_t detector_clients = 16;  ///< detached ML clients = concurrent ML calls
+  std::size_t db_connections = 4;     ///< detached persistence actors, one connection each
+  std::chrono::milliseconds pipeline_cache_ttl{1000};
+  std::chrono::milliseconds task_read_timeout{5000};
+  detector_settings detector;
+  jpeg_decoder_settings decoder;
+};
+
+class local_node final : public image_service {
+public:
+  local_node(node_settings settings, std::shared_ptr<const step_registry> registry);
+  ~local_node() override;
+
+  void process(process_request request, reply_ptr reply) override;
+  void get_task(std::int64_t id, reply_ptr reply) override;
+
+  /// Stops every actor and waits for them (also done by the destructor).
+  void shutdown();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace imgproc

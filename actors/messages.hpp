@@ -1,0 +1,89 @@
+#pragma once
+
+// Every atom and message type of the actor system, in one place.
+//
+// The payload-carrying types below are local-only on purpose: they hold cv::Mat images and views
+// into HTTP request bodies, so they are marked unsafe (not serializable). Should one ever be sent
+// to another node, CAF refuses to serialize it instead of copying a decoded image over the network.
+
+#include "core/errors.hpp"
+#include "core/payload.hpp"
+#include "core/pipeline_plan.hpp"
+#include "core/service_api.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace imgproc {
+
+// -- requests to stages -------------------------------------------------------------------------
+using run_atom = caf::atom_constant<caf::atom("run")>;
+
+// -- pipeline catalogue -------------------------------------------------------------------------
+using get_atom = caf::atom_constant<caf::atom("get")>;
+
+// -- persistence --------------------------------------------------------------------------------
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using fail_atom = caf::atom_constant<caf::atom("fail")>;
+
+// -- timers -------------------------------------------------------------------------------------
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+
+/// One step of one request for a stage actor. The stage mutates `data` in place and returns it.
+struct stage_job {
+  plan_ptr plan;
+  std::size_t step_index = 0;
+  payload_ptr data;
+};
+
+/// A task row to create: answered with its id.
+struct new_task {
+  int pipeline_id = 0;
+  std::string filename;
+};
+
+/// The outcome of a finished task: answered with whether the row changed.
+struct task_outcome {
+  std::int64_t task_id = 0;
+  std::string status; ///< detected or undetected
+  nlohmann::json data;
+};
+
+/// A failed task: answered with whether the row changed.
+struct task_failure {
+  std::int64_t task_id = 0;
+  std::string error;
+};
+
+/// A stored task, rendered as the JSON that GET /tasks/{id} answers; empty if none.
+struct task_view {
+  std::string json;
+};
+
+// -- errors as values ---------------------------------------------------------------------------
+constexpr caf::atom_value error_category = caf::atom("imgproc");
+
+/// A failure as a CAF error: code and category, the detail in the context message.
+caf::error to_caf_error(const failure& f);
+
+/// Back from CAF: our own errors keep their code; CAF's request timeout becomes
+/// deadline_exceeded; anything else (a dead actor, an unexpected message) is internal.
+failure from_caf_error(const caf::error& err);
+
+/// Renders our error category in CAF's logs.
+std::string render_error(std::uint8_t code, caf::atom_value category, const caf::message& ctx);
+
+} // namespace imgproc
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::stage_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::payload_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::plan_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_task)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_failure)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_view)

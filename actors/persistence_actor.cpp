@@ -1,0 +1,75 @@
+#include "actors/persistence_actor.hpp"
+
+#include "common/log.hpp"
+#include "core/task_json.hpp"
+#include "db/session.hpp"
+#include "db/task_repository.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace imgproc {
+namespace {
+
+using pointer = persistence_actor::stateful_pointer<persistence_state>;
+
+/// Runs one repository call; any database exception becomes database_unavailable.
+template <class T, class F>
+caf::result<T> with_db(pointer self, const char* what, F&& fn) {
+  job_scope scope{*self->state.load};
+  try {
+    return self->state.session->run(std::forward<F>(fn));
+  } catch (const std::exception& e) {
+    log::warning("persistence", std::string{what} + " failed: " + e.what());
+    return to_caf_error(make_failure(error_code::database_unavailable,
+                                     std::string{"database unavailable: "} + what + " failed"));
+  }
+}
+
+task_view render(const db::task_record& task) {
+  auto json = task_response(task.id, task.pipeline_id, task.status, task.filename, task.data);
+  json["created_at"] = task.created_at;
+  json["finished_at"] = task.finished_at ? nlohmann::ordered_json(*task.finished_at) : nullptr;
+  if (task.error)
+    json["error"] = *task.error;
+  return task_view{to_text(json)};
+}
+
+persistence_actor::behavior_type persistence(pointer self, std::string dsn, load_ptr load) {
+  self->state.session =
+      std::make_unique<db::session>(std::move(dsn), db::prepare_task_statements);
+  self->state.load = std::move(load);
+  return {
+      [self](create_atom, const new_task& task) {
+        return with_db<std::int64_t>(self, "creating a task", [&](pqxx::connection& conn) {
+          return db::create_task(conn, task.pipeline_id, task.filename);
+        });
+      },
+      [self](finish_atom, const task_outcome& outcome) {
+        return with_db<bool>(self, "storing a result", [&](pqxx::connection& conn) {
+          return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data);
+        });
+      },
+      [self](fail_atom, const task_failure& failed) {
+        return with_db<bool>(self, "storing a failure", [&](pqxx::connection& conn) {
+          return db::fail_task(conn, failed.task_id, failed.error);
+        });
+      },
+      [self](get_atom, std::int64_t id) {
+        return with_db<task_view>(self, "reading a task", [&](pqxx::connection& conn) {
+          auto task = db::find_task(conn, id);
+          return task ? render(*task) : task_view{};
+        });
+      },
+  };
+}
+
+} // namespace
+
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn, load_ptr load) {
+  return sys.spawn<caf::detached>(persistence, std::move(dsn), std::move(load));
+}
+
+} // namespace imgproc

@@ -1,0 +1,44 @@
+#pragma once
+
+// Persistence: writes and reads task rows (libpqxx) for the pipeline actors.
+//
+///   receives: (create_atom, new_task)     answers: task id (the row, status processing)
+///             (finish_atom, task_outcome) answers: whether a processing row was finished
+///             (fail_atom, task_failure)   answers: whether a processing row was failed
+///             (get_atom, int64 id)        answers: task_view (empty json if no such task)
+///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
+//
+// libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
+// reopened lazily after a failure. A process runs a fixed pool of them (--db-connections).
+
+#include "actors/messages.hpp"
+#include "actors/worker_pool.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace imgproc {
+
+namespace db {
+class session;
+}
+
+using persistence_actor =
+    caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
+                     caf::replies_to<finish_atom, task_outcome>::with<bool>,
+                     caf::replies_to<fail_atom, task_failure>::with<bool>,
+                     caf::replies_to<get_atom, std::int64_t>::with<task_view>>;
+
+struct persistence_state {
+  static inline const char* name = "persistence";
+  std::unique_ptr<db::session> session;
+  load_ptr load;
+};
+
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn, load_ptr load);
+
+} // namespace imgproc

@@ -1,0 +1,55 @@
+#pragma once
+
+// Pipeline catalogue: loads pipelines from PostgreSQL and turns them into runnable plans.
+//
+///   receives: (get_atom, int pipeline_id)
+///   answers:  plan_ptr, shared by every request of that pipeline
+///   fails:    pipeline_not_found, invalid_pipeline (names the step), database_unavailable
+//
+// Plans are cached for `cache_ttl`, so an edit made in the database reaches new requests within
+// that time without a restart, and a burst of requests costs one query. A failed load is not
+// cached unless the pipeline itself is missing or invalid. Detached: libpq blocks.
+
+#include "actors/messages.hpp"
+#include "core/step_registry.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace imgproc {
+
+namespace db {
+class session;
+}
+
+using pipeline_catalog_actor = caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>>;
+
+struct pipeline_catalog_settings {
+  std::string dsn;
+  std::chrono::milliseconds cache_ttl{1000};
+};
+
+struct pipeline_catalog_state {
+  static inline const char* name = "pipeline_catalog";
+  struct entry {
+    plan_ptr plan;                   ///< set when the pipeline is runnable
+    std::optional<failure> problem;  ///< set when it is missing or invalid
+    std::chrono::steady_clock::time_point loaded_at;
+  };
+  std::unique_ptr<db::session> session;
+  std::shared_ptr<const step_registry> registry;
+  std::chrono::milliseconds cache_ttl{1000};
+  std::map<int, entry> cache;
+};
+
+pipeline_catalog_actor spawn_pipeline_catalog(caf::actor_system& sys,
+                                              pipeline_catalog_settings settings,
+                                              std::shared_ptr<const step_registry> registry);
+
+} // namespace imgproc

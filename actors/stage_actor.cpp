@@ -1,0 +1,28 @@
+#include "actors/stage_actor.hpp"
+
+#include <exception>
+
+namespace imgproc {
+
+caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& resources,
+                                       stage_job& job) {
+  if (!job.plan || job.step_index >= job.plan->steps.size() || !job.data)
+    return to_caf_error(make_failure(error_code::internal, "malformed stage job"));
+  const auto& step = job.plan->steps[job.step_index];
+  if (step.kind->stage != expected)
+    return to_caf_error(make_failure(error_code::internal,
+                                     "step " + step.kind->handler + " sent to the wrong stage"));
+  try {
+    if (auto err = step.run(resources, *job.data))
+      return to_caf_error(*err);
+    return std::move(job.data);
+  } catch (const std::exception& e) {
+    return to_caf_error(make_failure(error_code::internal, "step " + step.kind->handler +
+                                                               " threw: " + e.what()));
+  } catch (...) {
+    return to_caf_error(
+        make_failure(error_code::internal, "step " + step.kind->handler + " threw"));
+  }
+}
+
+} // namespace imgproc

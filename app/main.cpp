@@ -1,0 +1,26 @@
+// imgproc: the image-processing service. See README.md.
+#include "app/commands.hpp"
+
+#include <malloc.h>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  // Per-request image buffers are a few megabytes: above glibc's default mmap threshold, each
+  // would be mapped and unmapped per stage, and page faults dominate (see docs/performance.md).
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty())
+    return imgproc::print_usage(true);
+  std::string command = args.front();
+  args.erase(args.begin());
+  if (command == "serve")
+    return imgproc::run_serve(args);
+  if (command == "migrate")
+    return imgproc::run_migrate(args);
+  if (command == "--help" || command == "-h" || command == "help")
+    return imgproc::print_usage(false);
+  return imgproc::print_usage(true);
+}

@@ -1,0 +1,242 @@
+#include "http/server.hpp"
+
+#include "common/log.hpp"
+#include "common/options.hpp"
+#include "core/errors.hpp"
+#include "core/task_json.hpp"
+#include "core/upload.hpp"
+#include "http/upload_parser.hpp"
+
+#include <atomic>
+#include <restinio/all.hpp>
+
+namespace imgproc {
+namespace {
+
+using router_t = restinio::router::express_router_t<>;
+
+struct server_traits : restinio::default_traits_t {
+  using request_handler_t = router_t;
+};
+
+using running_server = restinio::running_server_handle_t<server_traits>;
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
+  }
+}
+
+/// Writes one JSON response; RESTinio dispatches it onto the connection's strand, so any thread
+/// may call this.
+void write_reply(const restinio::request_handle_t& req, const http_reply& reply) {
+  auto response = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
+      reason_phrase(reply.status)});
+  response.append_header(restinio::http_field::content_type, "application/json");
+  if (!reply.retry_after.empty())
+    response.append_header(restinio::http_field::retry_after, reply.retry_after);
+  response.set_body(reply.body);
+  response.done();
+}
+
+/// Answers exactly once; answers 500 if dropped unanswered (e.g. an actor died).
+class restinio_reply final : public reply_channel {
+public:
+  explicit restinio_reply(restinio::request_handle_t req) : req_(std::move(req)) {}
+
+  ~restinio_reply() override {
+    if (!sent_.load())
+      send({500, to_text(error_body("internal error: the request was dropped unanswered")), {}});
+  }
+
+  void send(http_reply reply) override {
+    if (sent_.exchange(true))
+      return;
+    try {
+      write_reply(req_, reply);
+    } catch (const std::exception& e) {
+      // The connection is gone (client hung up, or RESTinio's own timeout already answered).
+      log::debug("http", std::string{"response not written: "} + e.what());
+    }
+  }
+
+private:
+  restinio::request_handle_t req_;
+  std::atomic<bool> sent_{false};
+};
+
+http_reply error_reply(const failure& f) {
+  return {http_status(f.code), to_text(error_body(f.detail)), {}};
+}
+
+restinio::request_handling_status_t answer_now(const restinio::request_handle_t& req,
+                                               const http_reply& reply) {
+  write_reply(req, reply);
+  return restinio::request_accepted();
+}
+
+bool is_known_path(std::string_view path) {
+  return path == "/process-image" || path == "/process_image" || path == "/api/process-image" ||
+         path == "/health" || path.rfind("/tasks/", 0) == 0 || path.rfind("/api/tasks/", 0) == 0;
+}
+
+/// Every handler runs inside this: an exception escaping a RESTinio handler would drop the
+/// connection without a response.
+template <class F>
+restinio::request_handling_status_t guarded(const restinio::request_handle_t& req, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    log::error("http", std::string{"handler failed: "} + e.what());
+  } catch (...) {
+    log::error("http", "handler failed with a non-standard exception");
+  }
+  try {
+    return answer_now(req, {500, to_text(error_body("internal server error")), {}});
+  } catch (...) {
+    return restinio::request_rejected();
+  }
+}
+
+} // namespace
+
+struct http_server::impl {
+  http_settings settings;
+  image_service& service;
+  running_server server;
+  std::atomic<std::uint16_t> bound_port{0};
+
+  impl(http_settings s, image_service& svc) : settings(std::move(s)), service(svc) {}
+
+  restinio::request_handling_status_t process_image(const restinio::request_handle_t& req) {
+    return guarded(req, [&] {
+      if (req->body().size() > settings.max_upload_bytes)
+        return answer_now(req, error_reply(make_failure(
+                                   error_code::payload_too_large,
+                                   "upload of " + std::to_string(req->body().size()) +
+                                       " bytes is over the limit of " +
+                                       std::to_string(settings.max_upload_bytes) + " bytes")));
+      auto query = restinio::parse_query(req->header().query());
+      std::optional<std::string_view> query_id;
+      if (query.has("pipeline_id")) {
+        auto value = query["pipeline_id"];
+        query_id = std::string_view{value.data(), value.size()};
+      }
+      auto content_type = req->header().get_field_or(restinio::http_field::content_type, "");
+      auto upload = parse_process_upload(content_type, req->body(), query_id);
+      if (!upload)
+        return answer_now(req, error_reply(upload.error()));
+      process_request work;
+      work.pipeline_id = upload->pipeline_id;
+      work.filename = std::move(upload->filename);
+      work.image = upload->image;
+      work.owner = req; // keeps the body, and so `image`, alive
+      work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
+      service.process(std::move(work), std::make_shared<restinio_reply>(req));
+      return restinio::request_accepted();
+    });
+  }
+
+  restinio::request_handling_status_t get_task(const restinio::request_handle_t& req,
+                                               const restinio::router::route_params_t& params) {
+    return guarded(req, [&] {
+      auto text = params["id"];
+      auto id = parse_int(std::string{text.data(), text.size()});
+      if (!id || *id <= 0)
+        return answer_now(req, error_reply(make_failure(error_code::bad_request,
+                                                        "task id must be a positive integer")));
+      service.get_task(*id, std::make_shared<restinio_reply>(req));
+      return restinio::request_accepted();
+    });
+  }
+
+  std::unique_ptr<router_t> make_router() {
+    auto router = std::make_unique<router_t>();
+    for (const char* path : {"/process-image", "/process_image", "/api/process-image"})
+      router->http_post(path, [this](auto req, auto) { return process_image(req); });
+    for (const char* path : {"/tasks/:id", "/api/tasks/:id"})
+      router->http_get(path, [this](auto req, auto&& params) { return get_task(req, params); });
+    router->http_get("/health", [](auto req, auto) {
+      return guarded(req, [&] { return answer_now(req, {200, R"({"status":"ok"})", {}}); });
+    });
+    router->non_matched_request_handler([](auto req) {
+      return guarded(req, [&] {
+        auto path = req->header().path();
+        bool known = is_known_path(std::string_view{path.data(), path.size()});
+        return answer_now(req, {known ? 405 : 404,
+                                to_text(error_body(known ? "Method Not Allowed" : "Not Found")),
+                                {}});
+      });
+    });
+    return router;
+  }
+};
+
+http_server::http_server(http_settings settings, image_service& service)
+    : impl_(std::make_unique<impl>(std::move(settings), service)) {}
+
+http_server::~http_server() { stop(); }
+
+void http_server::start() {
+  auto& s = impl_->settings;
+  // RESTinio closes the connection without an answer when a body exceeds its own cap, so its cap
+  // sits above ours: oversized uploads up to twice the limit still get a proper 413.
+  auto transport_cap = s.max_upload_bytes * 2 + (1u << 20);
+  auto settings =
+      restinio::server_settings_t<server_traits>{}
+          .address(s.host)
+          .port(s.port)
+          .request_handler(impl_->make_router())
+          .max_pipelined_requests(1)
+          .read_next_http_message_timelimit(std::chrono::seconds(60))
+          .write_http_response_timelimit(std::chrono::seconds(10))
+          .handle_request_timeout(s.request_timeout + std::chrono::seconds(5))
+          .incoming_http_msg_limits(
+              restinio::incoming_http_msg_limits_t{}.max_body_size(transport_cap))
+          .acceptor_post_bind_hook([this](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
+            impl_->bound_port = acceptor.local_endpoint().port();
+          });
+  try {
+    impl_->server = restinio::run_async<server_traits>(restinio::own_io_context(),
+                                                       std::move(settings), s.threads);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen on " + s.host + ":" + std::to_string(s.port) + ": " +
+                             e.what());
+  }
+}
+
+void http_server::stop() {
+  if (impl_ && impl_->server) {
+    impl_->server->stop();
+    impl_->server->wait();
+    impl_->server.reset();
+  }
+}
+
+std::uint16_t http_server::port() const { return impl_->bound_port.load(); }
+
+} // namespace imgproc

@@ -1,0 +1,41 @@
+#pragma once
+
+// The RESTinio front-end. Parses and checks requests, hands work to the image_service and
+// returns `request_accepted()` at once: the answer is written later, from whatever thread the
+// service answers on. RESTinio's headers stay inside server.cpp.
+
+#include "core/service_api.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace imgproc {
+
+struct http_settings {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8000; ///< 0 picks a free port; port() tells which
+  std::size_t threads = 2;
+  std::size_t max_upload_bytes = 20u << 20;
+  std::chrono::milliseconds request_timeout{30000}; ///< the whole pipeline's deadline
+};
+
+class http_server {
+public:
+  http_server(http_settings settings, image_service& service);
+  ~http_server();
+
+  /// Binds and starts serving; throws std::runtime_error if the address cannot be bound.
+  void start();
+  /// Stops accepting and closes connections; waits for the I/O threads.
+  void stop();
+  std::uint16_t port() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace imgproc
