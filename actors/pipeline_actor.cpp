@@ -27,7 +27,18 @@ void answer(pointer self, http_reply reply) {
 }
 
 void answer_failure(pointer self, const failure& f) {
-  answer(self, {http_status(f.code), to_text(error_body(f.detail)), {}});
+  if (self->state.finished)
+    return;
+  int status = http_status(f.code);
+  std::string what = "pipeline " + std::to_string(self->state.request.pipeline_id) +
+                     (self->state.task_id ? ", task " + std::to_string(self->state.task_id) : "") +
+                     ": " + std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
+  // Server-side failures are warnings; a client's bad image is routine.
+  if (status >= 500)
+    log::warning("pipeline", what);
+  else
+    log::info("pipeline", what);
+  answer(self, {status, to_text(error_body(f.detail)), {}});
 }
 
 /// Stores the failure on the task row (if there is one), then answers it.

@@ -33,7 +33,7 @@ option_set make_serve_options() {
             "deadline of one /process-image request"})
       .add({"http-threads", "IMGPROC_HTTP_THREADS", "2", "RESTinio I/O threads"})
       .add({"worker-threads", "IMGPROC_WORKER_THREADS", cores,
-            "CAF scheduler threads, where decoding and preprocessing run (default: cores)"})
+            "CAF scheduler threads, where decoding and preprocessing run (defaults to the cores)"})
       .add({"db-connections", "IMGPROC_DB_CONNECTIONS", "4",
             "persistence actors, each with its own database connection"})
       .add({"pipeline-cache-ms", "IMGPROC_PIPELINE_CACHE_MS", "1000",
