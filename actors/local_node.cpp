@@ -13,7 +13,9 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <atomic>
 #include <caf/send.hpp>
+#include <thread>
 
 namespace imgproc {
 namespace {
@@ -31,6 +33,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_se
 
 struct local_node::impl {
   node_settings settings;
+  std::atomic<bool> stopping{false};
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
   services_ptr services;
@@ -40,11 +43,16 @@ struct local_node::impl {
     configure(config, settings);
     system = std::make_unique<caf::actor_system>(config);
     services = std::make_shared<pipeline_services>();
+    // A row write is waited for past the deadline if need be, but no longer than the server
+    // allows the statement to run, plus the round trip.
+    services->db_timeout = settings.db_statement_timeout + std::chrono::milliseconds(1000);
     services->catalog = spawn_pipeline_catalog(
-        *system, {settings.dsn, settings.pipeline_cache_ttl}, std::move(registry));
+        *system, {settings.dsn, settings.pipeline_cache_ttl, settings.db_statement_timeout},
+        std::move(registry));
     for (std::size_t i = 0; i < settings.db_connections; ++i) {
       auto load = std::make_shared<load_counter>();
-      services->persistence.add(spawn_persistence(*system, settings.dsn, load), load);
+      services->persistence.add(
+          spawn_persistence(*system, settings.dsn, settings.db_statement_timeout, load), load);
     }
     for (std::size_t i = 0; i < settings.decoders; ++i) {
       auto load = std::make_shared<load_counter>();
@@ -60,7 +68,23 @@ struct local_node::impl {
     }
   }
 
+  bool drain(std::chrono::milliseconds grace) {
+    stopping = true;
+    if (!services)
+      return true;
+    auto give_up = std::chrono::steady_clock::now() + grace;
+    // Pipeline actors end by their own deadlines, so this wait is bounded anyway; polling a
+    // counter during shutdown is simpler than a condition variable shared with every actor.
+    while (services->running_pipelines.load() > 0) {
+      if (std::chrono::steady_clock::now() >= give_up)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
   void shutdown() {
+    stopping = true;
     if (!system)
       return;
     auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
@@ -82,15 +106,36 @@ local_node::~local_node() { shutdown(); }
 
 void local_node::shutdown() { impl_->shutdown(); }
 
+bool local_node::drain(std::chrono::milliseconds grace) { return impl_->drain(grace); }
+
+namespace {
+
+http_reply shutting_down() {
+  return {503, to_text(error_body("the service is shutting down; retry on another instance")),
+          "1"};
+}
+
+} // namespace
+
 void local_node::process(process_request request, reply_ptr reply) {
+  if (impl_->stopping) {
+    reply->send(shutting_down());
+    return;
+  }
   try {
-    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply);
+    auto running = std::make_unique<running_pipeline>(impl_->services);
+    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply,
+                   std::move(running));
   } catch (const std::exception& e) {
     reply->send({500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
   }
 }
 
 void local_node::get_task(std::int64_t id, reply_ptr reply) {
+  if (impl_->stopping) {
+    reply->send(shutting_down());
+    return;
+  }
   auto services = impl_->services;
   auto timeout = caf::duration{impl_->settings.task_read_timeout};
   try {

@@ -25,6 +25,7 @@ struct node_settings {
   std::size_t db_connections = 4;     ///< detached persistence actors, one connection each
   std::chrono::milliseconds pipeline_cache_ttl{1000};
   std::chrono::milliseconds task_read_timeout{5000};
+  std::chrono::milliseconds db_statement_timeout{5000}; ///< server-side bound on each statement
   detector_settings detector;
   jpeg_decoder_settings decoder;
 };
@@ -37,7 +38,12 @@ public:
   void process(process_request request, reply_ptr reply) override;
   void get_task(std::int64_t id, reply_ptr reply) override;
 
-  /// Stops every actor and waits for them (also done by the destructor).
+  /// Refuses new work (503 with Retry-After) and waits up to `grace` for the requests in flight
+  /// to be answered and their rows written. Returns whether all of them finished.
+  bool drain(std::chrono::milliseconds grace);
+
+  /// Stops every actor and waits for them (also done by the destructor). Call drain() first:
+  /// requests still running are cut off.
   void shutdown();
 
 private:

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "core/task_json.hpp"
+#include "db/connection.hpp"
 #include "db/session.hpp"
 #include "db/task_repository.hpp"
 
@@ -37,9 +38,14 @@ task_view render(const db::task_record& task) {
   return task_view{to_text(json)};
 }
 
-persistence_actor::behavior_type persistence(pointer self, std::string dsn, load_ptr load) {
-  self->state.session =
-      std::make_unique<db::session>(std::move(dsn), db::prepare_task_statements);
+persistence_actor::behavior_type persistence(pointer self, std::string dsn,
+                                             std::chrono::milliseconds statement_timeout,
+                                             load_ptr load) {
+  self->state.session = std::make_unique<db::session>(
+      std::move(dsn), [statement_timeout](pqxx::connection& conn) {
+        db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
+        db::prepare_task_statements(conn);
+      });
   self->state.load = std::move(load);
   return {
       [self](create_atom, const new_task& task) {
@@ -68,8 +74,9 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn, load
 
 } // namespace
 
-persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn, load_ptr load) {
-  return sys.spawn<caf::detached>(persistence, std::move(dsn), std::move(load));
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
+                                    std::chrono::milliseconds statement_timeout, load_ptr load) {
+  return sys.spawn<caf::detached>(persistence, std::move(dsn), statement_timeout, std::move(load));
 }
 
 } // namespace imgproc

@@ -17,6 +17,7 @@
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,8 @@ struct persistence_state {
   load_ptr load;
 };
 
-persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn, load_ptr load);
+/// `statement_timeout` bounds each statement on the server (lock waits get half of it).
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
+                                    std::chrono::milliseconds statement_timeout, load_ptr load);
 
 } // namespace imgproc

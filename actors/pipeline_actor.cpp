@@ -18,21 +18,25 @@ std::chrono::milliseconds time_left(pointer self) {
   return std::max(left, std::chrono::milliseconds(1));
 }
 
+std::string describe(pointer self) {
+  return "pipeline " + std::to_string(self->state.request.pipeline_id) +
+         (self->state.task_id ? ", task " + std::to_string(self->state.task_id) : "");
+}
+
+/// Sends the client its answer, once. Does not end the actor.
 void answer(pointer self, http_reply reply) {
-  if (self->state.finished)
+  if (self->state.answered)
     return;
-  self->state.finished = true;
+  self->state.answered = true;
   self->state.reply->send(std::move(reply));
-  self->quit();
 }
 
 void answer_failure(pointer self, const failure& f) {
-  if (self->state.finished)
+  if (self->state.answered)
     return;
   int status = http_status(f.code);
-  std::string what = "pipeline " + std::to_string(self->state.request.pipeline_id) +
-                     (self->state.task_id ? ", task " + std::to_string(self->state.task_id) : "") +
-                     ": " + std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
+  std::string what =
+      describe(self) + ": " + std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
   // Server-side failures are warnings; a client's bad image is routine.
   if (status >= 500)
     log::warning("pipeline", what);
@@ -41,56 +45,74 @@ void answer_failure(pointer self, const failure& f) {
   answer(self, {status, to_text(error_body(f.detail)), {}});
 }
 
-/// Stores the failure on the task row (if there is one), then answers it.
-void fail(pointer self, failure f) {
-  if (self->state.finished)
-    return;
-  if (self->state.task_id == 0) {
-    answer_failure(self, f);
-    return;
-  }
-  task_failure row{self->state.task_id, std::string{to_string(f.code)} + ": " + f.detail};
-  self->request(self->state.services->persistence.pick(), time_left(self), fail_atom::value,
-                std::move(row))
-      .then([self, f](bool) { answer_failure(self, f); },
-            [self, f](caf::error& err) {
-              log::warning("pipeline", "task " + std::to_string(self->state.task_id) +
-                                           " could not be marked failed: " +
-                                           from_caf_error(err).detail);
-              answer_failure(self, f);
-            });
-}
-
 std::string step_name(pointer self, std::size_t index) {
   return "step " + std::to_string(index + 1) + " (" +
          self->state.plan->steps[index].kind->handler + ")";
 }
 
+/// Marks the row failed, answers the client (unless it already has its answer) and ends.
+void store_failure_and_quit(pointer self, failure f) {
+  self->state.phase = pipeline_phase::storing;
+  task_failure row{self->state.task_id, std::string{to_string(f.code)} + ": " + f.detail};
+  self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
+                fail_atom::value, std::move(row))
+      .then(
+          [self, f](bool) {
+            answer_failure(self, f);
+            self->quit();
+          },
+          [self, f](caf::error& err) {
+            log::warning("pipeline", describe(self) + ": the row could not be marked failed: " +
+                                         from_caf_error(err).detail);
+            answer_failure(self, f);
+            self->quit();
+          });
+}
+
+/// A failure on the request path: stored on the row when there is one.
+void fail(pointer self, failure f) {
+  if (self->state.task_id == 0) {
+    answer_failure(self, f);
+    self->quit();
+    return;
+  }
+  store_failure_and_quit(self, std::move(f));
+}
+
 void finish(pointer self) {
+  self->state.phase = pipeline_phase::storing;
   const auto& found = self->state.data->found;
   std::string status = detection_status(found);
   auto data = detection_json(found);
   task_outcome outcome{self->state.task_id, status, data};
-  self->request(self->state.services->persistence.pick(), time_left(self), finish_atom::value,
-                std::move(outcome))
+  self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
+                finish_atom::value, std::move(outcome))
       .then(
-          [self, status, data](bool) {
-            const auto& req = self->state.request;
-            auto body = task_response(self->state.task_id, req.pipeline_id, status,
-                                      req.filename, data);
-            answer(self, {200, to_text(body), {}});
+          [self, status, data](bool stored) {
+            if (stored) {
+              const auto& req = self->state.request;
+              auto body = task_response(self->state.task_id, req.pipeline_id, status,
+                                        req.filename, data);
+              answer(self, {200, to_text(body), {}});
+            } else {
+              // Another process already closed the row (e.g. its start-up sweep marked it
+              // failed): the result is not what is stored, so it is not returned.
+              answer_failure(self, make_failure(error_code::internal,
+                                                "task " + std::to_string(self->state.task_id) +
+                                                    " was closed elsewhere; result not stored"));
+            }
+            self->quit();
           },
           [self](caf::error& err) {
             // The result was not stored, so it must not be returned as if it were.
-            auto f = from_caf_error(err);
             answer_failure(self, make_failure(error_code::database_unavailable,
-                                              "the result could not be stored: " + f.detail));
+                                              "the result could not be stored: " +
+                                                  from_caf_error(err).detail));
+            self->quit();
           });
 }
 
 void run_step(pointer self, std::size_t index) {
-  if (self->state.finished)
-    return;
   const auto& steps = self->state.plan->steps;
   if (index == steps.size()) {
     finish(self);
@@ -102,10 +124,14 @@ void run_step(pointer self, std::size_t index) {
   self->request(pool.pick(), time_left(self), run_atom::value, std::move(job))
       .then(
           [self, index](payload_ptr& out) {
+            if (self->state.phase != pipeline_phase::running)
+              return; // the deadline passed meanwhile and the row is being closed
             self->state.data = std::move(out);
             run_step(self, index + 1);
           },
           [self, index](caf::error& err) {
+            if (self->state.phase != pipeline_phase::running)
+              return;
             auto f = from_caf_error(err);
             f.detail = step_name(self, index) + ": " + f.detail;
             fail(self, std::move(f));
@@ -113,20 +139,57 @@ void run_step(pointer self, std::size_t index) {
 }
 
 void create_task(pointer self) {
+  self->state.phase = pipeline_phase::creating;
   new_task task{self->state.request.pipeline_id, self->state.request.filename};
-  self->request(self->state.services->persistence.pick(), time_left(self), create_atom::value,
-                std::move(task))
+  self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
+                create_atom::value, std::move(task))
       .then(
           [self](std::int64_t id) {
             self->state.task_id = id;
-            run_step(self, 0);
+            if (self->state.answered) // the deadline passed while the row was being created
+              store_failure_and_quit(
+                  self, make_failure(error_code::deadline_exceeded,
+                                     "the request ran out of time before processing started"));
+            else {
+              self->state.phase = pipeline_phase::running;
+              run_step(self, 0);
+            }
           },
           [self](caf::error& err) { fail(self, from_caf_error(err)); });
 }
 
-caf::behavior pipeline(pointer self, services_ptr services, process_request request,
-                       reply_ptr reply) {
+void on_deadline(pointer self) {
   auto& st = self->state;
+  if (st.answered)
+    return;
+  switch (st.phase) {
+    case pipeline_phase::loading:
+      answer_failure(self, make_failure(error_code::deadline_exceeded,
+                                        "the request ran out of time loading the pipeline"));
+      self->quit();
+      break;
+    case pipeline_phase::creating:
+      // Answer now; the actor stays until the row exists, then marks it failed.
+      answer_failure(self, make_failure(error_code::deadline_exceeded,
+                                        "the request ran out of time creating the task"));
+      break;
+    case pipeline_phase::running: {
+      auto f = make_failure(error_code::deadline_exceeded,
+                            "the request ran out of time during " + step_name(self, st.step));
+      answer_failure(self, f);
+      // The step's late answer is dropped with the actor; the row is closed now.
+      store_failure_and_quit(self, f);
+      break;
+    }
+    case pipeline_phase::storing:
+      break; // the row write in flight decides the answer; it has its own timeout
+  }
+}
+
+caf::behavior pipeline(pointer self, services_ptr services, process_request request,
+                       reply_ptr reply, std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
+  auto& st = self->state;
+  st.running = std::move(*running);
   st.services = std::move(services);
   st.request = std::move(request);
   st.reply = std::move(reply);
@@ -134,6 +197,7 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
   st.data->kind = value_kind::jpeg_bytes;
   st.data->bytes = st.request.image;
   st.data->owner = st.request.owner;
+  st.data->deadline = st.request.deadline;
 
   self->delayed_send(self, time_left(self), deadline_atom::value);
   self->request(st.services->catalog, time_left(self), get_atom::value, st.request.pipeline_id)
@@ -145,28 +209,17 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
           [self](caf::error& err) { fail(self, from_caf_error(err)); });
 
   return {
-      [self](deadline_atom) {
-        if (self->state.finished)
-          return;
-        std::string where =
-            self->state.plan && self->state.task_id != 0 ? " during " + step_name(self, self->state.step)
-                                                         : "";
-        auto f = make_failure(error_code::deadline_exceeded,
-                              "the request ran out of time" + where);
-        if (self->state.task_id != 0) // best effort: the answer does not wait for it
-          self->send(self->state.services->persistence.pick(), fail_atom::value,
-                     task_failure{self->state.task_id, std::string{to_string(f.code)} + ": " +
-                                                           f.detail});
-        answer_failure(self, f);
-      },
+      [self](deadline_atom) { on_deadline(self); },
   };
 }
 
 } // namespace
 
 void spawn_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                    reply_ptr reply) {
-  sys.spawn(pipeline, std::move(services), std::move(request), std::move(reply));
+                    reply_ptr reply, std::unique_ptr<running_pipeline> running) {
+  // CAF copies spawn arguments; a move-only token travels inside a shared_ptr.
+  auto token = std::make_shared<std::unique_ptr<running_pipeline>>(std::move(running));
+  sys.spawn(pipeline, std::move(services), std::move(request), std::move(reply), token);
 }
 
 } // namespace imgproc

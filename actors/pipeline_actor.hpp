@@ -14,9 +14,12 @@
 ///   receives: (deadline_atom) from itself when the request's deadline passes
 ///   answers:  nothing to actors; the HTTP request through its reply_channel
 //
-// Every request it sends carries the time left until the request's deadline as its timeout, so
-// nothing waits forever. A failure after the task row exists is stored on the row (naming the
-// step) before the client hears of it; a success is answered only once its row is stored.
+// Stage requests carry the time left until the request's deadline as their timeout; database
+// requests carry their own timeout, because the actor must learn whether a row it asked for
+// exists. When the deadline passes the client gets 504 at once, but the actor stays until any
+// row write in flight has returned and marks the row failed: no row is left `processing`.
+// A failure after the row exists is stored (naming the step) before the client hears of it; a
+// success is answered only once its row is stored.
 
 #include "actors/pipeline_services.hpp"
 #include "core/service_api.hpp"
@@ -27,8 +30,27 @@
 
 namespace imgproc {
 
+/// Counts the pipeline actor as running until its state is destroyed.
+class running_pipeline {
+public:
+  explicit running_pipeline(std::shared_ptr<pipeline_services> services)
+      : services_(std::move(services)) {
+    services_->running_pipelines.fetch_add(1);
+  }
+  ~running_pipeline() { services_->running_pipelines.fetch_sub(1); }
+  running_pipeline(const running_pipeline&) = delete;
+  running_pipeline& operator=(const running_pipeline&) = delete;
+
+private:
+  std::shared_ptr<pipeline_services> services_;
+};
+
+enum class pipeline_phase { loading, creating, running, storing };
+
 struct pipeline_state {
   static inline const char* name = "pipeline";
+  std::unique_ptr<running_pipeline> running;
+  pipeline_phase phase = pipeline_phase::loading;
   process_request request;
   reply_ptr reply;
   services_ptr services;
@@ -36,10 +58,12 @@ struct pipeline_state {
   payload_ptr data;
   std::int64_t task_id = 0; ///< 0 until the row exists
   std::size_t step = 0;     ///< the step running now
-  bool finished = false;
+  bool answered = false; ///< the client has its answer (the actor may still await a write)
 };
 
+/// `running` was created by the caller, so that shutdown counts the actor from the moment the
+/// request is accepted.
 void spawn_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                    reply_ptr reply);
+                    reply_ptr reply, std::unique_ptr<running_pipeline> running);
 
 } // namespace imgproc

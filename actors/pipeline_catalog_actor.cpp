@@ -1,6 +1,7 @@
 #include "actors/pipeline_catalog_actor.hpp"
 
 #include "common/log.hpp"
+#include "db/connection.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
 
@@ -39,8 +40,12 @@ pipeline_catalog_state::entry load(pointer self, int id) {
 
 pipeline_catalog_actor::behavior_type catalog(pointer self, pipeline_catalog_settings settings,
                                               std::shared_ptr<const step_registry> registry) {
-  self->state.session =
-      std::make_unique<db::session>(std::move(settings.dsn), db::prepare_pipeline_statements);
+  auto statement_timeout = settings.statement_timeout;
+  self->state.session = std::make_unique<db::session>(
+      std::move(settings.dsn), [statement_timeout](pqxx::connection& conn) {
+        db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
+        db::prepare_pipeline_statements(conn);
+      });
   self->state.registry = std::move(registry);
   self->state.cache_ttl = settings.cache_ttl;
   return {

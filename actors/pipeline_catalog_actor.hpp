@@ -33,6 +33,7 @@ using pipeline_catalog_actor = caf::typed_actor<caf::replies_to<get_atom, int>::
 struct pipeline_catalog_settings {
   std::string dsn;
   std::chrono::milliseconds cache_ttl{1000};
+  std::chrono::milliseconds statement_timeout{5000};
 };
 
 struct pipeline_catalog_state {

@@ -9,11 +9,19 @@
 #include "actors/stage_actor.hpp"
 #include "actors/worker_pool.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 
 namespace imgproc {
 
 struct pipeline_services {
+  /// Timeout of one database request. Independent of the request's deadline: a row write that
+  /// was sent is waited for, so the actor always learns whether the row exists.
+  std::chrono::milliseconds db_timeout{6000};
+  /// Pipeline actors alive now; shutdown waits for it to reach zero.
+  std::atomic<int> running_pipelines{0};
+
   pipeline_catalog_actor catalog;
   worker_pool<persistence_actor> persistence;
   worker_pool<stage_actor> decoders;

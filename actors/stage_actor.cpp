@@ -12,6 +12,10 @@ caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& res
   if (step.kind->stage != expected)
     return to_caf_error(make_failure(error_code::internal,
                                      "step " + step.kind->handler + " sent to the wrong stage"));
+  if (std::chrono::steady_clock::now() >= job.data->deadline)
+    // The requester has already answered 504: do not spend a core or an ML call on it.
+    return to_caf_error(make_failure(error_code::deadline_exceeded,
+                                     "the request ran out of time before " + step.kind->handler));
   try {
     if (auto err = step.run(resources, *job.data))
       return to_caf_error(*err);

@@ -46,6 +46,10 @@ std::unique_ptr<pqxx::connection> connect_with_wait(const std::string& dsn,
   auto give_up = std::chrono::steady_clock::now() + wait;
   std::chrono::milliseconds backoff{100};
   for (;;) {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM))
+      throw std::runtime_error("stopped by a signal while waiting for the database");
     try {
       return db::connect(dsn);
     } catch (const std::exception& e) {
@@ -153,9 +157,14 @@ int run_serve(const std::vector<std::string>& args) {
                              std::to_string(settings.node.scheduler_threads) +
                              " worker threads");
     int signal = wait_for_stop_signal();
-    log::info("imgproc", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
-    server.stop();
+    log::info("imgproc", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                             ": new requests get 503, waiting for the ones in flight");
+    // The HTTP server keeps running until the actors are gone: their answers (and the 500 a
+    // dropped request gets) are written through it.
+    if (!node.drain(settings.shutdown_grace))
+      log::warning("imgproc", "requests still running after the grace period are cut off");
     node.shutdown();
+    server.stop();
   } catch (const std::exception& e) {
     log::error("imgproc", e.what());
     return 1;

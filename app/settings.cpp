@@ -42,6 +42,12 @@ option_set make_serve_options() {
             "apply pending migrations when serve starts"})
       .add({"db-wait-ms", "IMGPROC_DB_WAIT_MS", "30000",
             "how long start-up waits for the database to accept connections"})
+      .add({"db-statement-timeout-ms", "IMGPROC_DB_STATEMENT_TIMEOUT_MS", "5000",
+            "server-side limit on one database statement (lock waits get half)"})
+      .add({"max-connections", "IMGPROC_MAX_CONNECTIONS", "1024",
+            "concurrent HTTP connections; further ones wait in the listen backlog"})
+      .add({"shutdown-grace-ms", "IMGPROC_SHUTDOWN_GRACE_MS", "25000",
+            "on SIGTERM, how long requests in flight may take to finish"})
       .add({"log-level", "LOG_LEVEL", "info", "debug, info, warning or error"});
   return o;
 }
@@ -68,6 +74,15 @@ serve_settings read_serve_settings(const option_set& o) {
   n.detector.url = o.get("ml-url");
   n.detector.timeout = std::chrono::milliseconds(o.get_int("ml-timeout-ms", 1, 600000));
   n.decoder.max_pixels = static_cast<std::uint64_t>(o.get_int("max-image-pixels", 1, 1LL << 32));
+  n.db_statement_timeout =
+      std::chrono::milliseconds(o.get_int("db-statement-timeout-ms", 100, 600000));
+  s.http.max_image_pixels = n.decoder.max_pixels;
+  s.http.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 1, 1000000));
+  // RESTinio drops a response later than this silently: it must outlast the deadline plus the
+  // final row write the answer waits for.
+  s.http.handle_timeout = s.http.request_timeout + n.db_statement_timeout +
+                          std::chrono::milliseconds(3000);
+  s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
 
   s.migrate_on_start = o.get_bool("migrate-on-start");
   s.db_wait = std::chrono::milliseconds(o.get_int("db-wait-ms", 0, 3600000));

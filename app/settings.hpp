@@ -18,6 +18,7 @@ struct serve_settings {
   std::string dsn; ///< resolved from --db or the POSTGRES_* parts
   bool migrate_on_start = true;
   std::chrono::milliseconds db_wait{30000};
+  std::chrono::milliseconds shutdown_grace{25000};
   log::level log_level = log::level::info;
 };
 

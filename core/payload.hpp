@@ -7,6 +7,7 @@
 // the HTTP request's body and `owner` keeps the request alive. A payload never crosses a node
 // boundary: it is deliberately not serializable.
 
+#include <chrono>
 #include <memory>
 #include <opencv2/core/mat.hpp>
 #include <optional>
@@ -37,6 +38,9 @@ struct payload {
   cv::Mat image;                     ///< image: reference-counted, never deep-copied between hops
   std::string text;                  ///< encoded_bytes or base64_text
   std::optional<detection> found;    ///< detection: nullopt when nothing was found
+  /// The request's deadline: a stage drops an expired job, and a blocking call (the ML request)
+  /// never waits past it.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 using payload_ptr = std::shared_ptr<payload>;

@@ -241,7 +241,13 @@ void register_default_steps(step_registry& registry) {
                   std::chrono::milliseconds timeout{p["timeout_ms"].get<int>()};
                   double min_confidence = p["min_confidence"].get<double>();
                   return [=](stage_resources& res, payload& data) -> status {
-                    auto found = res.detector->detect(data.text, url, timeout);
+                    // The step's own timeout, or the settings' one, cut to the time left.
+                    auto limit = timeout.count() > 0 ? timeout : res.detector->settings().timeout;
+                    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        data.deadline - std::chrono::steady_clock::now());
+                    if (left < limit)
+                      limit = std::max(left, std::chrono::milliseconds(1));
+                    auto found = res.detector->detect(data.text, url, limit);
                     if (!found)
                       return found.error();
                     data.found = *found;

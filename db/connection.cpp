@@ -1,6 +1,7 @@
 #include "db/connection.hpp"
 
 #include <cstddef>
+#include <pqxx/nontransaction>
 #include <regex>
 #include <string_view>
 
@@ -118,6 +119,13 @@ std::string redact_dsn(const std::string& dsn) {
     }
   }
   return out;
+}
+
+void set_session_timeouts(pqxx::connection& conn, std::chrono::milliseconds statement,
+                          std::chrono::milliseconds lock) {
+  pqxx::nontransaction txn{conn};
+  txn.exec("SET statement_timeout = " + std::to_string(statement.count()));
+  txn.exec("SET lock_timeout = " + std::to_string(lock.count()));
 }
 
 } // namespace imgproc::db

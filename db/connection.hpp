@@ -6,6 +6,7 @@
 // _PASSWORD, _DB and _PORT parts; resolve_dsn() turns whichever was given into one libpq DSN so
 // the rest of the code only ever sees a DSN.
 
+#include <chrono>
 #include <memory>
 #include <pqxx/connection>
 #include <string>
@@ -17,6 +18,11 @@ namespace imgproc::db {
 /// Throws pqxx::broken_connection if the server cannot be reached or refuses the login (also for
 /// a malformed DSN: libpq reports both the same way).
 std::unique_ptr<pqxx::connection> connect(const std::string& dsn);
+
+/// Bounds how long one statement may run and wait for locks on this connection, so a stuck
+/// database fails a request instead of holding a thread (and shutdown) indefinitely.
+void set_session_timeouts(pqxx::connection& conn, std::chrono::milliseconds statement,
+                          std::chrono::milliseconds lock);
 
 /// Returns `dsn` with `connect_timeout=<seconds>` added unless it already has one. Understands
 /// both URI (`postgresql://...`) and key=value DSNs. Never throws except std::bad_alloc.

@@ -20,6 +20,9 @@ struct http_settings {
   std::size_t threads = 2;
   std::size_t max_upload_bytes = 20u << 20;
   std::chrono::milliseconds request_timeout{30000}; ///< the whole pipeline's deadline
+  std::chrono::milliseconds handle_timeout{38000};  ///< RESTinio's limit for an answer
+  std::uint64_t max_image_pixels = 50'000'000; ///< refused from the JPEG header, before any work
+  std::size_t max_connections = 1024;
 };
 
 class http_server {

@@ -21,6 +21,6 @@ FROM (VALUES
     (3, 'normalize',   '{"alpha": 0, "beta": 255}'),
     (4, 'encode_jpeg', '{"quality": 95}'),
     (5, 'base64',      '{}'),
-    (6, 'detect',      '{"timeout_ms": 5000}')
+    (6, 'detect',      '{}')
 ) AS s (position, handler, params)
 JOIN step_kinds k ON k.handler = s.handler;

@@ -37,7 +37,7 @@ TEST_F(pipeline_repository, car_detection_pipeline_has_six_steps_in_order) {
       {3, "normalize", "Normalize", {{"alpha", 0}, {"beta", 255}}},
       {4, "encode_jpeg", "Encode JPEG", {{"quality", 95}}},
       {5, "base64", "Base64 encode", json::object()},
-      {6, "detect", "ML detection", {{"timeout_ms", 5000}}},
+      {6, "detect", "ML detection", nlohmann::json::object()},
   };
   ASSERT_EQ(pipeline->steps.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
