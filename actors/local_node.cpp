@@ -83,9 +83,9 @@ struct local_node::impl {
     return true;
   }
 
-  void shutdown() {
+  void stop_actors() {
     stopping = true;
-    if (!system)
+    if (!system || !services)
       return;
     auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
     stop(services->catalog);
@@ -95,7 +95,15 @@ struct local_node::impl {
       for (const auto& w : pool->workers())
         stop(w);
     services.reset();
-    system.reset(); // waits for every actor to finish
+    system->await_all_actors_done();
+  }
+
+  void release() {
+    stop_actors();
+    // ~actor_system also waits for CAF's logger, which every thread that ever spawned an actor
+    // (RESTinio's I/O threads do) keeps alive through a thread-local reference: stop the HTTP
+    // server before this, or it never returns.
+    system.reset();
   }
 };
 
@@ -104,7 +112,9 @@ local_node::local_node(node_settings settings, std::shared_ptr<const step_regist
 
 local_node::~local_node() { shutdown(); }
 
-void local_node::shutdown() { impl_->shutdown(); }
+void local_node::stop_actors() { impl_->stop_actors(); }
+
+void local_node::shutdown() { impl_->release(); }
 
 bool local_node::drain(std::chrono::milliseconds grace) { return impl_->drain(grace); }
 
@@ -136,12 +146,12 @@ void local_node::get_task(std::int64_t id, reply_ptr reply) {
     reply->send(shutting_down());
     return;
   }
-  auto services = impl_->services;
+  auto worker = impl_->services->persistence.pick();
   auto timeout = caf::duration{impl_->settings.task_read_timeout};
   try {
     // A short-lived actor: the HTTP thread must not block on the database.
-    impl_->system->spawn([services, id, reply, timeout](caf::event_based_actor* self) {
-      self->request(services->persistence.pick(), timeout, get_atom::value, id)
+    impl_->system->spawn([worker, id, reply, timeout](caf::event_based_actor* self) {
+      self->request(worker, timeout, get_atom::value, id)
           .then(
               [reply, id](task_view& view) {
                 if (view.json.empty())

@@ -42,8 +42,12 @@ public:
   /// to be answered and their rows written. Returns whether all of them finished.
   bool drain(std::chrono::milliseconds grace);
 
-  /// Stops every actor and waits for them (also done by the destructor). Call drain() first:
-  /// requests still running are cut off.
+  /// Stops every actor and waits until they have all terminated. Call drain() first: requests
+  /// still running are cut off (they are answered 500 by their reply channel).
+  void stop_actors();
+
+  /// stop_actors(), then tears the actor system down (also done by the destructor). Stop the
+  /// HTTP server between the two: see local_node.cpp.
   void shutdown();
 
 private:

@@ -84,6 +84,9 @@ public:
       // The connection is gone (client hung up, or RESTinio's own timeout already answered).
       log::debug("http", std::string{"response not written: "} + e.what());
     }
+    // Holders of this channel may outlive the server (CAF keeps finished actors until their
+    // request timeouts expire): they must not keep RESTinio's request and socket alive.
+    req_.reset();
   }
 
 private:
