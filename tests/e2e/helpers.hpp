@@ -1,0 +1,162 @@
+#pragma once
+
+// Shared checks for the end-to-end tests: the shapes of the service's JSON answers and direct
+// reads of the `tasks` table.
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/images.hpp"
+#include "tests/support/stack.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace imgproc::testing::e2e {
+
+using json = nlohmann::json;
+
+/// Stack options with a given ML seed and detection probability.
+inline stack_options with_mock(std::uint64_t seed, double detect_probability = 0.5) {
+  stack_options out;
+  out.ml_seed = seed;
+  out.detect_probability = detect_probability;
+  return out;
+}
+
+/// Stack options with extra imgproc arguments; `ml_mock` false when they point --ml-url at a
+/// fake.
+inline stack_options with_args(std::vector<std::string> imgproc_args, bool ml_mock = true) {
+  stack_options out;
+  out.imgproc_args = std::move(imgproc_args);
+  out.start_ml_mock = ml_mock;
+  return out;
+}
+
+inline json parse_body(const http_response& response) {
+  auto body = json::parse(response.body, nullptr, false);
+  EXPECT_FALSE(body.is_discarded()) << "not JSON: " << response.body;
+  return body.is_discarded() ? json{} : body;
+}
+
+inline std::set<std::string> keys_of(const json& object) {
+  std::set<std::string> out;
+  if (object.is_object())
+    for (const auto& item : object.items())
+      out.insert(item.key());
+  return out;
+}
+
+/// Checks the error contract, `status` with a JSON body {"detail": "<non-empty text>"}, and
+/// returns the detail. Call inside SCOPED_TRACE to name the case.
+inline std::string expect_error(const http_response& response, long status) {
+  EXPECT_EQ(response.status, status) << response.body;
+  EXPECT_EQ(response.header("content-type").rfind("application/json", 0), 0u)
+      << "content-type: " << response.header("content-type");
+  auto body = parse_body(response);
+  EXPECT_EQ(keys_of(body), std::set<std::string>{"detail"}) << response.body;
+  if (!body.is_object() || !body.contains("detail") || !body["detail"].is_string()) {
+    ADD_FAILURE() << "no string detail in " << response.body;
+    return "";
+  }
+  auto detail = body["detail"].get<std::string>();
+  EXPECT_FALSE(detail.empty());
+  return detail;
+}
+
+/// Checks a task's status/data pair: detected with one box, or undetected with [].
+inline void expect_detection_shape(const std::string& status, const json& data) {
+  if (status == "undetected") {
+    EXPECT_EQ(data, json::array()) << data;
+    return;
+  }
+  ASSERT_EQ(status, "detected");
+  ASSERT_TRUE(data.is_object()) << data;
+  EXPECT_EQ(keys_of(data), (std::set<std::string>{"top_left_x", "top_left_y", "width", "height",
+                                                  "confidence", "class_id"}))
+      << data;
+  for (const char* key : {"top_left_x", "top_left_y", "width", "height", "class_id"})
+    EXPECT_TRUE(data[key].is_number_integer()) << key << " in " << data;
+  EXPECT_GT(data["width"].get<int>(), 0);
+  EXPECT_GT(data["height"].get<int>(), 0);
+  ASSERT_TRUE(data["confidence"].is_number()) << data;
+  EXPECT_GT(data["confidence"].get<double>(), 0.0);
+  EXPECT_LE(data["confidence"].get<double>(), 1.0);
+  EXPECT_EQ(data["class_id"], 1);
+}
+
+/// POSTs one image as the `image_file` part, plus any `extra` parts.
+inline http_response upload(const service_stack& stack, const std::string& path_and_query,
+                            const std::string& image, const std::string& filename = "a.jpg",
+                            std::vector<form_part> extra = {}) {
+  extra.insert(extra.begin(), file_field("image_file", image, filename));
+  return post_multipart(stack.url(path_and_query), extra);
+}
+
+struct task_row {
+  std::int64_t id = 0;
+  int pipeline_id = 0;
+  std::string status;
+  std::string filename;
+  json data; ///< null when the column is NULL
+  std::optional<std::string> error;
+  bool finished = false;
+};
+
+inline std::optional<task_row> read_task(const std::string& dsn, std::int64_t id) {
+  pqxx::connection conn{dsn};
+  pqxx::read_transaction txn{conn};
+  auto rows = txn.exec_params("SELECT id, pipeline_id, status, filename, data::text, error, "
+                              "finished_at IS NOT NULL FROM tasks WHERE id = $1",
+                              id);
+  if (rows.empty())
+    return std::nullopt;
+  const auto& r = rows[0];
+  task_row out;
+  out.id = r[0].as<std::int64_t>();
+  out.pipeline_id = r[1].as<int>();
+  out.status = r[2].as<std::string>();
+  out.filename = r[3].as<std::string>();
+  out.data = r[4].is_null() ? json{} : json::parse(r[4].as<std::string>());
+  if (!r[5].is_null())
+    out.error = r[5].as<std::string>();
+  out.finished = r[6].as<bool>();
+  return out;
+}
+
+/// The most recent task row; the scratch database holds only this test's rows.
+inline std::optional<task_row> last_task(const std::string& dsn) {
+  pqxx::connection conn{dsn};
+  pqxx::read_transaction txn{conn};
+  auto rows = txn.exec("SELECT max(id) FROM tasks");
+  if (rows[0][0].is_null())
+    return std::nullopt;
+  return read_task(dsn, rows[0][0].as<std::int64_t>());
+}
+
+/// The single number a query returns (e.g. a count).
+inline long long query_number(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn{dsn};
+  pqxx::read_transaction txn{conn};
+  return txn.exec1(sql)[0].as<long long>();
+}
+
+/// Runs SQL statements in one committed transaction; returns the first column of the first row
+/// of the last statement's result as text ("" if none).
+inline std::string execute(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn{dsn};
+  pqxx::work txn{conn};
+  auto rows = txn.exec(sql);
+  txn.commit();
+  return rows.empty() || rows[0][0].is_null() ? "" : rows[0][0].as<std::string>();
+}
+
+inline void expect_healthy(const service_stack& stack) {
+  auto health = get(stack.url("/health"));
+  EXPECT_EQ(health.status, 200) << health.body;
+}
+
+} // namespace imgproc::testing::e2e

@@ -1,0 +1,189 @@
+// End-to-end: routing, pipeline edits while running, crash recovery and shutdown, against the
+// real imgproc and ml_mock processes and a scratch database.
+
+#include "tests/e2e/helpers.hpp"
+#include "tests/support/fake_ml.hpp"
+
+#include <thread>
+
+namespace imgproc::testing::e2e {
+namespace {
+
+using std::chrono::steady_clock;
+
+TEST(routes, unknown_tasks_routes_and_methods_answer_json_errors) {
+  service_stack stack;
+  {
+    SCOPED_TRACE("GET /tasks/999999");
+    expect_error(get(stack.url("/tasks/999999")), 404);
+  }
+  for (const char* id : {"abc", "0", "-3", "1.5"}) {
+    SCOPED_TRACE(std::string{"GET /tasks/"} + id);
+    auto response = get(stack.url(std::string{"/tasks/"} + id));
+    EXPECT_TRUE(response.status == 400 || response.status == 404) << response.status;
+    expect_error(response, response.status);
+  }
+  {
+    SCOPED_TRACE("unknown route");
+    expect_error(get(stack.url("/no/such/route")), 404);
+    expect_error(post_raw(stack.url("/no/such/route"), "x", "text/plain"), 404);
+  }
+  {
+    SCOPED_TRACE("GET /process-image");
+    expect_error(get(stack.url("/process-image")), 405);
+  }
+  {
+    SCOPED_TRACE("POST /health");
+    expect_error(post_raw(stack.url("/health"), "x", "text/plain"), 405);
+  }
+  expect_healthy(stack);
+}
+
+TEST(routes, malformed_http_does_not_break_the_service) {
+  service_stack stack;
+  for (const std::string& request :
+       {std::string{"GARBAGE\r\n\r\n"}, std::string{"GET / HTTP/9.9\r\n\r\n"},
+        std::string{"POST /process-image?pipeline_id=1 HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Length: nope\r\n\r\n"},
+        std::string{"POST /process-image?pipeline_id=1 HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Length: 10\r\nContent-Type: multipart/form-data; boundary=b\r\n\r\n"
+                    "--b\r\n"}}) { // the body is cut short: the server waits, the client gives up
+    SCOPED_TRACE(request);
+    auto answer = send_raw("127.0.0.1", stack.port(), request, std::chrono::milliseconds(3000));
+    // Dropping the connection is an acceptable answer to bytes that are not HTTP; an answer, if
+    // any, must be an HTTP error, never a success.
+    if (!answer.empty()) {
+      EXPECT_EQ(answer.rfind("HTTP/1.", 0), 0u) << answer;
+      EXPECT_EQ(answer.find(" 200 "), std::string::npos) << answer;
+    }
+    expect_healthy(stack);
+  }
+  EXPECT_TRUE(stack.imgproc().running());
+}
+
+/// Sends requests until one answers `status` or `limit` passes; the answers are the only signal
+/// that the service picked up a database edit. Returns the last response.
+http_response request_until(const service_stack& stack, long status,
+                            std::chrono::milliseconds limit) {
+  auto deadline = steady_clock::now() + limit;
+  auto image = make_jpeg(64, 64, 8);
+  for (;;) {
+    auto response = upload(stack, "/process-image?pipeline_id=1", image);
+    if (response.status == status || steady_clock::now() >= deadline)
+      return response;
+    // Each round trip is a few milliseconds; a short pause keeps the loop from hammering the
+    // service for the whole cache period.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+TEST(pipelines, database_edits_apply_without_restart) {
+  service_stack stack;
+  auto first = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 8));
+  ASSERT_EQ(first.status, 200) << first.body; // pipeline 1 is now loaded and cached
+
+  const std::string resize_step = " WHERE pipeline_id = 1 AND step_kind_id = (SELECT id FROM "
+                                  "step_kinds WHERE handler = 'resize')";
+  auto original = execute(stack.dsn(), "SELECT params::text FROM pipeline_steps" + resize_step);
+  ASSERT_FALSE(original.empty());
+  execute(stack.dsn(),
+          "UPDATE pipeline_steps SET params = params || '{\"width\": 0}'" + resize_step);
+
+  // The cache keeps a pipeline for --pipeline-cache-ms (1 s by default): a generous bound.
+  auto broken = request_until(stack, 422, std::chrono::seconds(5));
+  auto detail = expect_error(broken, 422);
+  EXPECT_NE(detail.find("resize"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("width"), std::string::npos) << detail;
+
+  pqxx::connection conn{stack.dsn()};
+  execute(stack.dsn(), "UPDATE pipeline_steps SET params = " + conn.quote(original) + resize_step);
+  auto restored = request_until(stack, 200, std::chrono::seconds(5));
+  EXPECT_EQ(restored.status, 200) << restored.body;
+  expect_healthy(stack);
+}
+
+TEST(pipelines, unknown_handler_answers_422) {
+  service_stack stack;
+  auto id = execute(stack.dsn(), R"(
+      INSERT INTO step_kinds (title, handler) VALUES ('Bogus', 'bogus');
+      INSERT INTO pipelines (title) VALUES ('bogus-pipeline');
+      INSERT INTO pipeline_steps (pipeline_id, position, step_kind_id, params)
+      SELECT p.id, 1, k.id, '{}' FROM pipelines p, step_kinds k
+      WHERE p.title = 'bogus-pipeline' AND k.handler = 'bogus';
+      SELECT id FROM pipelines WHERE title = 'bogus-pipeline';)");
+  ASSERT_FALSE(id.empty());
+  ASSERT_NE(id, "1");
+  auto detail =
+      expect_error(upload(stack, "/process-image?pipeline_id=" + id, make_jpeg(64, 64, 2)), 422);
+  EXPECT_NE(detail.find("unknown handler"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("bogus"), std::string::npos) << detail;
+  // Pipeline 1 is untouched.
+  auto ok = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 2));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(lifecycle, interrupted_task_is_failed_on_restart) {
+  service_stack stack;
+  // As if an earlier run had died mid-request: a row still 'processing'.
+  auto id = std::stoll(execute(stack.dsn(), "INSERT INTO tasks (pipeline_id, status, filename) "
+                                            "VALUES (1, 'processing', 'lost.jpg') RETURNING id"));
+  EXPECT_EQ(stack.restart_imgproc(), 0);
+
+  // Start-up sweeps abandoned rows before printing the readiness line.
+  auto row = read_task(stack.dsn(), id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->status, "failed");
+  ASSERT_TRUE(row->error);
+  EXPECT_NE(row->error->find("interrupted"), std::string::npos) << *row->error;
+  EXPECT_TRUE(row->finished);
+
+  auto task = get(stack.url("/tasks/" + std::to_string(id)));
+  ASSERT_EQ(task.status, 200) << task.body;
+  EXPECT_EQ(parse_body(task)["status"], "failed");
+  // The restarted service works.
+  auto ok = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 3));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(lifecycle, sigterm_with_a_request_in_flight_exits_cleanly) {
+  canned_server stuck{std::nullopt}; // reads the request, never answers
+  service_stack stack{with_args({"--ml-url=" + stuck.url()}, /*ml_mock=*/false)};
+  std::optional<http_response> answer;
+  std::string transport_error;
+  std::thread client([&] {
+    try {
+      answer = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 1), "a.jpg", {});
+    } catch (const std::exception& e) {
+      transport_error = e.what();
+    }
+  });
+  // The request is in the detect step once the ML service has it.
+  ASSERT_TRUE(stuck.wait_for_requests(1, std::chrono::seconds(10)));
+  int code = -1;
+  EXPECT_NO_THROW(code = stack.imgproc().stop(SIGTERM, std::chrono::seconds(20)));
+  EXPECT_EQ(code, 0);
+  client.join();
+  // Either an error answer or a closed connection; never a success, never a hang.
+  if (answer)
+    EXPECT_GE(answer->status, 500) << answer->body;
+  else
+    EXPECT_NE(transport_error, "");
+}
+
+TEST(lifecycle, sigterm_and_sigint_exit_cleanly) {
+  service_stack stack;
+  auto ok = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 5));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(stack.imgproc().stop(SIGTERM), 0);
+  EXPECT_FALSE(stack.imgproc().running());
+
+  stack.restart_imgproc();
+  expect_healthy(stack);
+  EXPECT_EQ(stack.imgproc().stop(SIGINT), 0);
+
+  ASSERT_NE(stack.ml_mock(), nullptr);
+  EXPECT_EQ(stack.ml_mock()->stop(SIGTERM), 0);
+}
+
+} // namespace
+} // namespace imgproc::testing::e2e

@@ -1,0 +1,214 @@
+#include "tests/support/http_client.hpp"
+
+#include <arpa/inet.h>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <curl/curl.h>
+#include <memory>
+#include <mutex>
+#include <netdb.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace imgproc::testing {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::string lowercase(std::string text) {
+  for (auto& c : text)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string trim(const std::string& text) {
+  auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos)
+    return "";
+  auto end = text.find_last_not_of(" \t\r\n");
+  return text.substr(begin, end - begin + 1);
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+  static_cast<http_response*>(user)->body.append(data, size * count);
+  return size * count;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* response = static_cast<http_response*>(user);
+  std::string line{data, size * count};
+  if (line.rfind("HTTP/", 0) == 0)
+    response->headers.clear(); // a new response (after 100 Continue or a redirect)
+  else if (auto colon = line.find(':'); colon != std::string::npos)
+    response->headers[lowercase(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+  return size * count;
+}
+
+struct curl_deleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct slist_deleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+struct mime_deleter {
+  void operator()(curl_mime* mime) const { curl_mime_free(mime); }
+};
+
+using curl_ptr = std::unique_ptr<CURL, curl_deleter>;
+using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
+
+curl_ptr make_handle(const std::string& url, std::chrono::milliseconds timeout,
+                     http_response& response) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ptr curl{curl_easy_init()};
+  if (!curl)
+    throw std::runtime_error("curl_easy_init failed");
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &response);
+  return curl;
+}
+
+/// The headers every request sends: no "Expect: 100-continue", whose extra round trip (or
+/// one-second wait) only slows large uploads down.
+slist_ptr base_headers(const std::string& content_type = "") {
+  curl_slist* list = curl_slist_append(nullptr, "Expect:");
+  if (!content_type.empty())
+    list = curl_slist_append(list, ("Content-Type: " + content_type).c_str());
+  return slist_ptr{list};
+}
+
+http_response perform(CURL* curl, http_response& response, const std::string& url) {
+  auto rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK)
+    throw std::runtime_error("HTTP request to " + url + " failed: " + curl_easy_strerror(rc));
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &response.seconds);
+  return std::move(response);
+}
+
+} // namespace
+
+std::string http_response::header(const std::string& lowercase_name) const {
+  auto it = headers.find(lowercase_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+http_response get(const std::string& url, std::chrono::milliseconds timeout) {
+  http_response response;
+  auto curl = make_handle(url, timeout, response);
+  return perform(curl.get(), response, url);
+}
+
+http_response post_multipart(const std::string& url, const std::vector<form_part>& parts,
+                             std::chrono::milliseconds timeout) {
+  http_response response;
+  auto curl = make_handle(url, timeout, response);
+  std::unique_ptr<curl_mime, mime_deleter> mime{curl_mime_init(curl.get())};
+  for (const auto& part : parts) {
+    auto* field = curl_mime_addpart(mime.get());
+    curl_mime_name(field, part.name.c_str());
+    curl_mime_data(field, part.content.data(), part.content.size()); // binary-safe with a size
+    if (part.filename)
+      curl_mime_filename(field, part.filename->c_str());
+    if (part.content_type)
+      curl_mime_type(field, part.content_type->c_str());
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
+  auto headers = base_headers();
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  return perform(curl.get(), response, url);
+}
+
+http_response post_raw(const std::string& url, const std::string& body,
+                       const std::string& content_type, std::chrono::milliseconds timeout) {
+  http_response response;
+  auto curl = make_handle(url, timeout, response);
+  curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  auto headers = base_headers(content_type);
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  return perform(curl.get(), response, url);
+}
+
+namespace {
+
+/// Whether `data` holds one whole response: headers, then Content-Length bytes of body.
+/// Without a Content-Length the response ends when the server closes the connection.
+bool complete_response(const std::string& data) {
+  auto end = data.find("\r\n\r\n");
+  if (end == std::string::npos)
+    return false;
+  auto head = lowercase(data.substr(0, end));
+  auto field = head.find("\r\ncontent-length:");
+  if (field == std::string::npos)
+    return false;
+  auto length = std::stoul(head.substr(field + 17));
+  return data.size() >= end + 4 + length;
+}
+
+} // namespace
+
+std::string send_raw(const std::string& host, std::uint16_t port, const std::string& request,
+                     std::chrono::milliseconds timeout) {
+  auto deadline = steady::now() + timeout;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
+    throw std::runtime_error("cannot resolve " + host + ": " + ::gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses{found, ::freeaddrinfo};
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::runtime_error(std::string{"socket: "} + std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> guard{&fd, [](int* f) { ::close(*f); }};
+  if (::connect(fd, found->ai_addr, found->ai_addrlen) != 0)
+    throw std::runtime_error("cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                             std::strerror(errno));
+
+  auto left = [&] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    return static_cast<int>(std::max<std::int64_t>(0, ms.count()));
+  };
+  std::string received;
+  std::size_t sent = 0;
+  // Reads while writing too: a server may answer (and close) before the request is complete.
+  while (left() > 0) {
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+    int ready = ::poll(&p, 1, left());
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      break;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buffer[4096];
+      auto n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break; // closed or reset: whatever arrived is the answer
+      received.append(buffer, static_cast<std::size_t>(n));
+      if (complete_response(received))
+        break;
+    } else if (p.revents & POLLOUT) {
+      auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno != EINTR && errno != EAGAIN)
+        sent = request.size(); // the server stopped reading; go on reading its answer
+      else if (n > 0)
+        sent += static_cast<std::size_t>(n);
+    }
+  }
+  return received;
+}
+
+} // namespace imgproc::testing

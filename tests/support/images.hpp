@@ -1,0 +1,36 @@
+#pragma once
+
+// Test images, made deterministically so a failing test can be re-run on the same bytes.
+
+#include <cstddef>
+#include <string>
+
+namespace imgproc::testing {
+
+/// A real photo of a car (600x482) from Debian's opencv-doc package.
+inline constexpr const char* sample_photo_path =
+    "/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg";
+
+/// A w x h baseline JPEG of gradients and stripes; the same seed gives the same bytes.
+std::string make_jpeg(int width, int height, int seed, int quality = 90);
+
+/// A small valid PNG (not accepted by the service).
+std::string make_png(int width, int height, int seed);
+
+/// A JPEG whose headers are intact up to and including the frame header (SOF), followed by
+/// `garbage_bytes` bytes that hold no marker: the service's header check passes, but the
+/// decoder cannot find any scan and fails.
+std::string make_undecodable_jpeg(int width, int height, int seed,
+                                  std::size_t garbage_bytes = 4096);
+
+/// `jpeg` with the frame header (SOF0) claiming `width` x `height` (at most 65535 each) while
+/// the data stays as it was: what a decompression bomb looks like to a header check.
+std::string with_declared_size(std::string jpeg, int width, int height);
+
+/// `size` deterministic pseudo-random bytes.
+std::string random_bytes(std::size_t size, int seed);
+
+/// The whole file; throws std::runtime_error if it cannot be read.
+std::string read_file(const std::string& path);
+
+} // namespace imgproc::testing
