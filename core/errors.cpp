@@ -32,6 +32,8 @@ const char* to_string(error_code code) {
       return "deadline_exceeded";
     case error_code::internal:
       return "internal";
+    case error_code::step_failed:
+      return "step_failed";
   }
   return "internal";
 }
@@ -49,6 +51,7 @@ int http_status(error_code code) {
       return 415;
     case error_code::invalid_pipeline:
     case error_code::undecodable_image:
+    case error_code::step_failed:
       return 422;
     case error_code::ml_unavailable:
     case error_code::ml_bad_response:

@@ -27,6 +27,9 @@ enum class error_code : std::uint8_t {
   overloaded,             ///< no capacity left (503)
   deadline_exceeded,      ///< the request ran out of time (504)
   internal,               ///< a bug: should never be seen (500)
+  // Appended, not grouped with the 422s above: the numeric values travel as CAF error codes, so
+  // existing ones must not shift.
+  step_failed, ///< a step cannot apply to this image, e.g. a crop outside it (422)
 };
 
 /// Stable snake_case name, used in logs and stored task errors.

@@ -38,6 +38,11 @@ struct payload {
   cv::Mat image;                     ///< image: reference-counted, never deep-copied between hops
   std::string text;                  ///< encoded_bytes or base64_text
   std::optional<detection> found;    ///< detection: nullopt when nothing was found
+  /// encoded_bytes: what the last encode step produced ("jpeg" or "png") and the encoded image's
+  /// size; the cv::Mat is released once encoded, so the final output is described from these.
+  std::string format;
+  int encoded_width = 0;
+  int encoded_height = 0;
   /// The request's deadline: a stage drops an expired job, and a blocking call (the ML request)
   /// never waits past it.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();

@@ -35,9 +35,8 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
     plan.steps.push_back(std::move(step));
     current = kind->output;
   }
-  if (current != value_kind::detection)
-    return invalid(std::string{"the last step produces "} + to_string(current) +
-                   ", but /process-image needs a detection");
+  // Any final output is a result: a detection is answered as a box, anything else is described
+  // by output_json() (core/task_json.hpp).
   return plan;
 }
 

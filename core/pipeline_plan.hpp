@@ -34,7 +34,8 @@ struct pipeline_plan {
 using plan_ptr = std::shared_ptr<const pipeline_plan>;
 
 /// Fails with invalid_pipeline, the detail naming the step ("step 2 (resize): ...").
-/// A runnable pipeline takes JPEG bytes first and ends with a detection.
+/// A runnable pipeline takes JPEG bytes first and may end with any output (a detection, an image,
+/// encoded bytes or base64 text).
 result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
                                     const std::vector<step_definition>& steps);
 

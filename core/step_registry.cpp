@@ -23,6 +23,18 @@ const char* to_string(stage_kind kind) {
   return "?";
 }
 
+const char* to_string(param_type type) {
+  switch (type) {
+    case param_type::integer:
+      return "integer";
+    case param_type::number:
+      return "number";
+    case param_type::string:
+      return "string";
+  }
+  return "?";
+}
+
 void step_registry::add(step_kind kind) {
   if (find(kind.handler))
     throw std::logic_error("step handler registered twice: " + kind.handler);
@@ -55,6 +67,33 @@ failure param_failure(const param_spec& spec, const std::string& what) {
   return make_failure(error_code::invalid_pipeline, "parameter '" + spec.name + "' " + what);
 }
 
+/// 90 rather than 90.0 for whole numbers, so that messages read as the pipeline was written.
+std::string number_text(double v) {
+  if (std::floor(v) == v && std::abs(v) < 1e15)
+    return std::to_string(static_cast<std::int64_t>(v));
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+/// The checks integers and numbers share besides their bounds: the allowed list, then oddness.
+status check_number(const param_spec& spec, double v, const nlohmann::json& given) {
+  if (!spec.allowed_numbers.empty()) {
+    bool allowed = false;
+    for (double choice : spec.allowed_numbers)
+      allowed = allowed || choice == v;
+    if (!allowed) {
+      std::string list;
+      for (double choice : spec.allowed_numbers)
+        list += (list.empty() ? "" : ", ") + number_text(choice);
+      return param_failure(spec, "must be one of " + list + ", got " + given.dump());
+    }
+  }
+  if (spec.odd && std::fmod(v, 2) == 0)
+    return param_failure(spec, "must be odd, got " + given.dump());
+  return std::nullopt;
+}
+
 } // namespace
 
 result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::json& given) {
@@ -84,6 +123,9 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
         if (!integral)
           return param_failure(spec, "must be an integer");
         auto v = value.get<double>();
+        // Choices first: "one of 90, 180, 270" says more than the bounds they imply.
+        if (auto err = check_number(spec, v, value))
+          return *err;
         if (v < spec.min || v > spec.max)
           return param_failure(spec, "must be in " + describe_bounds(spec) + ", got " +
                                          value.dump());
@@ -94,6 +136,8 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
         if (!value.is_number())
           return param_failure(spec, "must be a number");
         auto v = value.get<double>();
+        if (auto err = check_number(spec, v, value))
+          return *err;
         if (!std::isfinite(v) || v < spec.min || v > spec.max)
           return param_failure(spec, "must be in " + describe_bounds(spec) + ", got " +
                                          value.dump());
@@ -125,20 +169,41 @@ namespace {
 
 param_spec integer_param(std::string name, nlohmann::json def, double min, double max,
                          std::string help) {
-  return param_spec{std::move(name), param_type::integer, std::move(def), min, max, {},
-                    std::move(help)};
+  param_spec spec;
+  spec.name = std::move(name);
+  spec.type = param_type::integer;
+  spec.default_value = std::move(def);
+  spec.min = min;
+  spec.max = max;
+  spec.help = std::move(help);
+  return spec;
 }
 
 param_spec number_param(std::string name, nlohmann::json def, double min, double max,
                         std::string help) {
-  return param_spec{std::move(name), param_type::number, std::move(def), min, max, {},
-                    std::move(help)};
+  auto spec = integer_param(std::move(name), std::move(def), min, max, std::move(help));
+  spec.type = param_type::number;
+  return spec;
+}
+
+/// An integer limited to a few values (rotate's degrees): `allowed` must lie in [min, max].
+param_spec integer_choice_param(std::string name, nlohmann::json def, std::vector<double> allowed,
+                                std::string help) {
+  auto spec = integer_param(std::move(name), std::move(def), allowed.front(), allowed.back(),
+                            std::move(help));
+  spec.allowed_numbers = std::move(allowed);
+  return spec;
 }
 
 param_spec string_param(std::string name, nlohmann::json def, std::vector<std::string> choices,
                         std::string help) {
-  return param_spec{std::move(name), param_type::string, std::move(def), 0, 0, std::move(choices),
-                    std::move(help)};
+  param_spec spec;
+  spec.name = std::move(name);
+  spec.type = param_type::string;
+  spec.default_value = std::move(def);
+  spec.choices = std::move(choices);
+  spec.help = std::move(help);
+  return spec;
 }
 
 /// Moves a step's output image into the payload, or passes its failure on.
@@ -148,6 +213,15 @@ status store_image(result<cv::Mat> out, payload& data) {
   data.image = std::move(out.value());
   data.kind = value_kind::image;
   return std::nullopt;
+}
+
+/// Records what an encode step produced: the image is released, the output is described later.
+void store_encoded(const char* format, payload& data) {
+  data.format = format;
+  data.encoded_width = data.image.cols;
+  data.encoded_height = data.image.rows;
+  data.image.release();
+  data.kind = value_kind::encoded_bytes;
 }
 
 constexpr double max_side = 16384;
@@ -209,8 +283,7 @@ void register_default_steps(step_registry& registry) {
                   return [=](stage_resources& res, payload& data) -> status {
                     if (auto err = res.images->encode_jpeg(data.image, quality, data.text))
                       return err;
-                    data.image.release();
-                    data.kind = value_kind::encoded_bytes;
+                    store_encoded("jpeg", data);
                     return std::nullopt;
                   };
                 }});
@@ -255,6 +328,146 @@ void register_default_steps(step_registry& registry) {
                       data.found.reset();
                     data.text.clear();
                     data.kind = value_kind::detection;
+                    return std::nullopt;
+                  };
+                }});
+
+  // Steps for pipelines other than car detection. Each is image -> image except encode; all run
+  // on the preprocessor (stage transform) and fail with step_failed when they cannot apply.
+
+  registry.add({"grayscale",
+                "Grayscale",
+                "Converts to one 8-bit gray channel (cv::cvtColor); keep_channels 3 converts the "
+                "gray image back to BGR for consumers that expect three channels.",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
+                {integer_choice_param("keep_channels", 1, {1, 3},
+                                      "channels of the output: 1 (gray) or 3 (gray as BGR)")},
+                [](const nlohmann::json& p) -> step_fn {
+                  int keep_channels = p["keep_channels"].get<int>();
+                  return [=](stage_resources& res, payload& data) -> status {
+                    return store_image(res.images->grayscale(data.image, keep_channels), data);
+                  };
+                }});
+
+  registry.add({"crop",
+                "Crop",
+                "Keeps the rectangle width x height at (x, y), without copying; fails with "
+                "step_failed when the rectangle is not fully inside the image.",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
+                {integer_param("x", 0, 0, max_side - 1, "left edge in pixels"),
+                 integer_param("y", 0, 0, max_side - 1, "top edge in pixels"),
+                 integer_param("width", nullptr, 1, max_side, "width in pixels"),
+                 integer_param("height", nullptr, 1, max_side, "height in pixels")},
+                [](const nlohmann::json& p) -> step_fn {
+                  int x = p["x"].get<int>();
+                  int y = p["y"].get<int>();
+                  int width = p["width"].get<int>();
+                  int height = p["height"].get<int>();
+                  return [=](stage_resources& res, payload& data) -> status {
+                    return store_image(res.images->crop(data.image, x, y, width, height), data);
+                  };
+                }});
+
+  registry.add(
+      {"letterbox",
+       "Letterbox",
+       "Scales the image to fit width x height keeping its aspect ratio and pads the "
+       "rest with a constant gray, the image centred (YOLO's preprocessing).",
+       stage_kind::transform,
+       value_kind::image,
+       value_kind::image,
+       {integer_param("width", 640, 1, max_side, "target width in pixels"),
+        integer_param("height", 640, 1, max_side, "target height in pixels"),
+        integer_param("color", 114, 0, 255, "padding value on every channel; 114 as YOLO uses")},
+       [](const nlohmann::json& p) -> step_fn {
+         int width = p["width"].get<int>();
+         int height = p["height"].get<int>();
+         int color = p["color"].get<int>();
+         return [=](stage_resources& res, payload& data) -> status {
+           return store_image(res.images->letterbox(data.image, width, height, color), data);
+         };
+       }});
+
+  registry.add({"flip",
+                "Flip",
+                "Mirrors the image (cv::flip).",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
+                {string_param("mode", "horizontal", {"horizontal", "vertical", "both"},
+                              "horizontal mirrors left-right, vertical upside down, both "
+                              "does both (a 180 degree turn)")},
+                [](const nlohmann::json& p) -> step_fn {
+                  flip_mode mode = flip_mode::horizontal;
+                  parse_flip_mode(p["mode"].get<std::string>(), mode);
+                  return [=](stage_resources& res, payload& data) -> status {
+                    return store_image(res.images->flip(data.image, mode), data);
+                  };
+                }});
+
+  registry.add({"rotate",
+                "Rotate",
+                "Rotates the image clockwise by 90, 180 or 270 degrees (cv::rotate: exact, no "
+                "interpolation).",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
+                {integer_choice_param("degrees", nullptr, {90, 180, 270},
+                                      "clockwise angle: 90, 180 or 270")},
+                [](const nlohmann::json& p) -> step_fn {
+                  int degrees = p["degrees"].get<int>();
+                  return [=](stage_resources& res, payload& data) -> status {
+                    return store_image(res.images->rotate(data.image, degrees), data);
+                  };
+                }});
+
+  {
+    auto kernel_spec = integer_param("kernel", 5, 1, 99, "window side in pixels; must be odd");
+    kernel_spec.odd = true; // cv::GaussianBlur asserts on even sizes: refuse them at plan time
+    registry.add(
+        {"gaussian_blur",
+         "Gaussian blur",
+         "Smooths the image (cv::GaussianBlur).",
+         stage_kind::transform,
+         value_kind::image,
+         value_kind::image,
+         {kernel_spec,
+          number_param("sigma", 0, 0, 100, "standard deviation; 0 derives it from the kernel")},
+         [](const nlohmann::json& p) -> step_fn {
+           int kernel = p["kernel"].get<int>();
+           double sigma = p["sigma"].get<double>();
+           return [=](stage_resources& res, payload& data) -> status {
+             return store_image(res.images->gaussian_blur(data.image, kernel, sigma), data);
+           };
+         }});
+  }
+
+  // A separate png_compression rather than mapping quality onto PNG levels: PNG is lossless, so
+  // "quality" would silently mean size-versus-speed, and each parameter keeps its own bounds.
+  registry.add({"encode",
+                "Encode image",
+                "Encodes the image as JPEG or PNG bytes (cv::imencode); the format and size are "
+                "recorded for the task's output.",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::encoded_bytes,
+                {string_param("format", "jpeg", {"jpeg", "png"}, "output format"),
+                 integer_param("quality", 95, 1, 100, "JPEG quality; ignored for PNG"),
+                 integer_param("png_compression", 3, 0, 9,
+                               "PNG compression level (9 smallest, slowest); ignored for JPEG")},
+                [](const nlohmann::json& p) -> step_fn {
+                  image_format format = image_format::jpeg;
+                  parse_image_format(p["format"].get<std::string>(), format);
+                  int level = format == image_format::png ? p["png_compression"].get<int>()
+                                                          : p["quality"].get<int>();
+                  return [=](stage_resources& res, payload& data) -> status {
+                    if (auto err = res.images->encode(data.image, format, level, data.text))
+                      return err;
+                    store_encoded(to_string(format), data);
                     return std::nullopt;
                   };
                 }});

@@ -29,6 +29,9 @@ const char* to_string(stage_kind kind);
 
 enum class param_type { integer, number, string };
 
+/// "integer", "number" or "string", as the step catalogue (GET /steps) names them.
+const char* to_string(param_type type);
+
 struct param_spec {
   std::string name;
   param_type type = param_type::integer;
@@ -37,6 +40,9 @@ struct param_spec {
   double max = 0;
   std::vector<std::string> choices; ///< allowed values for a string; empty: any
   std::string help;
+  // Appended so that positional initialisers written before them stay valid.
+  std::vector<double> allowed_numbers; ///< allowed values for an integer or number; empty: any
+  bool odd = false;                    ///< integer: must be odd (kernel sizes)
 };
 
 /// What a stage actor lends to the steps it runs.
@@ -76,7 +82,8 @@ private:
 /// names the parameter; unknown parameters are refused so that typos do not pass silently.
 result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::json& given);
 
-/// Registers every built-in step kind: decode_jpeg, resize, normalize, encode_jpeg, base64, detect.
+/// Registers every built-in step kind: decode_jpeg, resize, normalize, encode_jpeg, base64, detect
+/// (the car-detection chain), grayscale, crop, letterbox, flip, rotate, gaussian_blur and encode.
 void register_default_steps(step_registry& registry);
 
 } // namespace imgproc

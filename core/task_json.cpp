@@ -14,6 +14,33 @@ nlohmann::json detection_json(const std::optional<detection>& found) {
           {"confidence", found->confidence}, {"class_id", found->class_id}};
 }
 
+nlohmann::json output_json(const payload& data) {
+  switch (data.kind) {
+    case value_kind::detection:
+      return detection_json(data.found);
+    case value_kind::image:
+      return {{"kind", "image"},
+              {"width", data.image.cols},
+              {"height", data.image.rows},
+              {"channels", data.image.channels()}};
+    case value_kind::encoded_bytes:
+      return {{"kind", "encoded_bytes"},
+              {"format", data.format},
+              {"width", data.encoded_width},
+              {"height", data.encoded_height},
+              {"bytes", data.text.size()}};
+    case value_kind::base64_text:
+      return {{"kind", "base64_text"}, {"bytes", data.text.size()}};
+    case value_kind::jpeg_bytes:
+      return {{"kind", "jpeg_bytes"}, {"bytes", data.bytes.size()}};
+  }
+  return {{"kind", to_string(data.kind)}};
+}
+
+const char* result_status(const payload& data) {
+  return data.kind == value_kind::detection ? detection_status(data.found) : "processed";
+}
+
 nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,
                                      const std::string& filename, const nlohmann::json& data) {
   nlohmann::ordered_json box = nlohmann::ordered_json::array();

@@ -18,6 +18,19 @@ const char* detection_status(const std::optional<detection>& found);
 /// The box object, or `[]` when nothing was found (what the tasks table stores in `data`).
 nlohmann::json detection_json(const std::optional<detection>& found);
 
+/// The pipeline's final output as stored in `data` and answered: for a detection exactly
+/// detection_json() (the car pipeline's shape), otherwise a description, not the content:
+///   image          {"kind":"image","width","height","channels"}
+///   encoded_bytes  {"kind":"encoded_bytes","format","width","height","bytes"}
+///   base64_text    {"kind":"base64_text","bytes"}
+///   jpeg_bytes     {"kind":"jpeg_bytes","bytes"}
+/// where "bytes" is the size in bytes.
+nlohmann::json output_json(const payload& data);
+
+/// The task status for the pipeline's final output: detection_status() for a detection,
+/// "processed" for anything else.
+const char* result_status(const payload& data);
+
 /// {"id", "pipeline_id", "status", "filename", "data"}, keys in the original's order (the box's
 /// too, whatever order `data` has, e.g. as read back from jsonb).
 nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,

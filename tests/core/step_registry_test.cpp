@@ -72,9 +72,17 @@ TEST_F(step_registry_test, invalid_pipelines_are_refused_naming_the_step) {
   steps = car_detection_steps();
   steps.erase(steps.begin() + 3); // no encode before base64
   expect_invalid(steps, "step 4 (base64): takes encoded_bytes");
-  steps = car_detection_steps();
+}
+
+TEST_F(step_registry_test, a_pipeline_may_end_with_any_output) {
+  // Without the detect step the car chain ends with base64 text: still a valid pipeline.
+  auto steps = car_detection_steps();
   steps.pop_back();
-  expect_invalid(steps, "needs a detection");
+  auto plan = plan_pipeline(registry, 2, "no-detection", steps);
+  ASSERT_TRUE(plan) << plan.error().detail;
+  EXPECT_EQ(plan->steps.back().kind->output, value_kind::base64_text);
+  // As short as it gets: decoding alone.
+  EXPECT_TRUE(plan_pipeline(registry, 3, "decode-only", {{"decode_jpeg", {}}}));
 }
 
 TEST_F(step_registry_test, image_steps_run_on_the_payload_in_place) {
