@@ -1,6 +1,8 @@
 #include "db/task_repository.hpp"
 
+#include <algorithm>
 #include <pqxx/nontransaction>
+#include <pqxx/prepared_statement>
 #include <pqxx/result>
 #include <stdexcept>
 
@@ -10,6 +12,7 @@ namespace {
 
 // Names are prefixed because prepared statements share one namespace per connection.
 constexpr const char* create_stmt = "imgproc_task_create";
+constexpr const char* create_versioned_stmt = "imgproc_task_create_versioned";
 constexpr const char* finish_stmt = "imgproc_task_finish";
 constexpr const char* fail_stmt = "imgproc_task_fail";
 constexpr const char* find_stmt = "imgproc_task_find";
@@ -19,6 +22,26 @@ constexpr const char* fail_abandoned_stmt = "imgproc_task_fail_abandoned";
 #define IMGPROC_UTC_ISO(column)                                                                    \
   "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+// The columns to_task reads, in its order.
+#define IMGPROC_TASK_COLUMNS                                                                       \
+  "id, pipeline_id, pipeline_version, status, filename, data::text, error, " IMGPROC_UTC_ISO(      \
+      "created_at") ", " IMGPROC_UTC_ISO("finished_at")
+
+// list_tasks filters: one prepared statement per combination (bit set = filter present), each
+// naming only the conditions it uses. A single statement with `$1 IS NULL OR pipeline_id = $1`
+// would, once PostgreSQL switches to a generic plan, scan the whole primary key for every
+// filtered page instead of using the (pipeline_id, id DESC) index.
+enum list_filter : unsigned {
+  by_pipeline = 1,
+  by_status = 2,
+  by_after_id = 4,
+  filter_combinations = 8
+};
+
+std::string list_stmt(unsigned filters) {
+  return "imgproc_task_list_" + std::to_string(filters);
+}
+
 // PostgreSQL text cannot hold NUL, and libpq passes text parameters as C strings: without this
 // check the value would be stored cut short without any error.
 std::string text_param(std::string_view value, const char* what) {
@@ -27,26 +50,59 @@ std::string text_param(std::string_view value, const char* what) {
   return std::string(value);
 }
 
+// A row shaped as IMGPROC_TASK_COLUMNS.
+task_record to_task(const pqxx::row& row) {
+  task_record task;
+  task.id = row[0].as<std::int64_t>();
+  task.pipeline_id = row[1].as<int>();
+  if (!row[2].is_null())
+    task.pipeline_version = row[2].as<int>();
+  task.status = row[3].as<std::string>();
+  task.filename = row[4].as<std::string>();
+  task.data = row[5].is_null() ? nlohmann::json() : nlohmann::json::parse(row[5].c_str());
+  if (!row[6].is_null())
+    task.error = row[6].as<std::string>();
+  task.created_at = row[7].as<std::string>();
+  if (!row[8].is_null())
+    task.finished_at = row[8].as<std::string>();
+  return task;
+}
+
 } // namespace
 
 void prepare_task_statements(pqxx::connection& conn) {
   conn.prepare(create_stmt, "INSERT INTO tasks (pipeline_id, status, filename)"
                             " VALUES ($1, 'processing', $2) RETURNING id");
+  conn.prepare(create_versioned_stmt,
+               "INSERT INTO tasks (pipeline_id, pipeline_version, status, filename)"
+               " VALUES ($1, $2, 'processing', $3) RETURNING id");
   conn.prepare(finish_stmt, "UPDATE tasks SET status = $2, data = $3::jsonb, finished_at = now()"
                             " WHERE id = $1 AND status = 'processing'");
   conn.prepare(fail_stmt, "UPDATE tasks SET status = 'failed', error = $2, finished_at = now()"
                           " WHERE id = $1 AND status = 'processing'");
-  // clang-format off
-  conn.prepare(find_stmt,
-               "SELECT id, pipeline_id, status, filename, data::text, error, "
-               IMGPROC_UTC_ISO("created_at") ", " IMGPROC_UTC_ISO("finished_at")
-               " FROM tasks WHERE id = $1");
-  // clang-format on
+  conn.prepare(find_stmt, "SELECT " IMGPROC_TASK_COLUMNS " FROM tasks WHERE id = $1");
+  for (unsigned filters = 0; filters < filter_combinations; ++filters) {
+    std::string where;
+    int param = 0;
+    const auto add = [&](const char* condition) {
+      where += (where.empty() ? " WHERE " : " AND ") + std::string(condition) + " $" +
+               std::to_string(++param);
+    };
+    if (filters & by_pipeline)
+      add("pipeline_id =");
+    if (filters & by_status)
+      add("status =");
+    if (filters & by_after_id)
+      add("id <");
+    conn.prepare(list_stmt(filters), "SELECT " IMGPROC_TASK_COLUMNS " FROM tasks" + where +
+                                         " ORDER BY id DESC LIMIT $" + std::to_string(++param));
+  }
   conn.prepare(fail_abandoned_stmt,
                "UPDATE tasks SET status = 'failed', error = $1, finished_at = now()"
                " WHERE status = 'processing'");
 }
 
+#undef IMGPROC_TASK_COLUMNS
 #undef IMGPROC_UTC_ISO
 
 std::int64_t create_task(pqxx::connection& conn, int pipeline_id, std::string_view filename) {
@@ -55,11 +111,19 @@ std::int64_t create_task(pqxx::connection& conn, int pipeline_id, std::string_vi
   return row[0].as<std::int64_t>();
 }
 
+std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,
+                         std::string_view filename) {
+  pqxx::nontransaction txn{conn};
+  const auto row = txn.exec_prepared1(create_versioned_stmt, pipeline_id, pipeline_version,
+                                      text_param(filename, "filename"));
+  return row[0].as<std::int64_t>();
+}
+
 bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,
                  const nlohmann::json& data) {
-  if (status != "detected" && status != "undetected")
-    throw std::invalid_argument("finish_task status must be detected or undetected, got " +
-                                std::string(status));
+  if (status != "detected" && status != "undetected" && status != "processed")
+    throw std::invalid_argument(
+        "finish_task status must be detected, undetected or processed, got " + std::string(status));
   // Replace rather than throw on invalid UTF-8: the detector's answer is worth keeping.
   const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   pqxx::nontransaction txn{conn};
@@ -76,19 +140,35 @@ std::optional<task_record> find_task(pqxx::connection& conn, std::int64_t id) {
   const auto rows = txn.exec_prepared(find_stmt, id);
   if (rows.empty())
     return std::nullopt;
-  const auto row = rows[0];
-  task_record task;
-  task.id = row[0].as<std::int64_t>();
-  task.pipeline_id = row[1].as<int>();
-  task.status = row[2].as<std::string>();
-  task.filename = row[3].as<std::string>();
-  task.data = row[4].is_null() ? nlohmann::json() : nlohmann::json::parse(row[4].c_str());
-  if (!row[5].is_null())
-    task.error = row[5].as<std::string>();
-  task.created_at = row[6].as<std::string>();
-  if (!row[7].is_null())
-    task.finished_at = row[7].as<std::string>();
-  return task;
+  return to_task(rows[0]);
+}
+
+std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& query) {
+  unsigned filters = 0;
+  // All parameters as text: PostgreSQL infers each one's type from the column it is compared to.
+  std::vector<std::string> params;
+  if (query.pipeline_id) {
+    filters |= by_pipeline;
+    params.push_back(std::to_string(*query.pipeline_id));
+  }
+  if (query.status) {
+    filters |= by_status;
+    params.push_back(text_param(*query.status, "status"));
+  }
+  if (query.after_id) {
+    filters |= by_after_id;
+    params.push_back(std::to_string(*query.after_id));
+  }
+  params.push_back(std::to_string(std::clamp(query.limit, 1, max_task_page)));
+
+  pqxx::nontransaction txn{conn};
+  const auto rows =
+      txn.exec_prepared(list_stmt(filters), pqxx::prepare::make_dynamic_params(params));
+  std::vector<task_record> tasks;
+  tasks.reserve(rows.size());
+  for (const auto& row : rows)
+    tasks.push_back(to_task(row));
+  return tasks;
 }
 
 std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason) {
