@@ -5,9 +5,12 @@
 #include "actors/messages.hpp"
 #include "actors/persistence_actor.hpp"
 #include "actors/pipeline_actor.hpp"
+#include "actors/pipeline_admin_actor.hpp"
 #include "actors/pipeline_catalog_actor.hpp"
 #include "actors/preprocessor_actor.hpp"
+#include "core/step_catalogue.hpp"
 #include "core/task_json.hpp"
+#include "db/change_listener.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -33,13 +36,16 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_se
 
 struct local_node::impl {
   node_settings settings;
+  std::shared_ptr<const step_registry> registry;
   std::atomic<bool> stopping{false};
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
   services_ptr services;
+  pipeline_admin_actor admin;
+  std::unique_ptr<db::pipeline_change_listener> listener;
 
-  impl(node_settings s, std::shared_ptr<const step_registry> registry)
-      : settings(std::move(s)) {
+  impl(node_settings s, std::shared_ptr<const step_registry> reg)
+      : settings(std::move(s)), registry(std::move(reg)) {
     configure(config, settings);
     system = std::make_unique<caf::actor_system>(config);
     services = std::make_shared<pipeline_services>();
@@ -48,7 +54,14 @@ struct local_node::impl {
     services->db_timeout = settings.db_statement_timeout + std::chrono::milliseconds(1000);
     services->catalog = spawn_pipeline_catalog(
         *system, {settings.dsn, settings.pipeline_cache_ttl, settings.db_statement_timeout},
-        std::move(registry));
+        registry);
+    admin = spawn_pipeline_admin(*system, settings.dsn, settings.db_statement_timeout);
+    // Changes committed by any process (API or plain SQL) reach this catalogue at once.
+    listener = std::make_unique<db::pipeline_change_listener>(
+        settings.dsn, [catalog = services->catalog](std::optional<int> id) {
+          caf::anon_send(catalog, invalidate_atom::value, id.value_or(0));
+        });
+    listener->start();
     for (std::size_t i = 0; i < settings.db_connections; ++i) {
       auto load = std::make_shared<load_counter>();
       services->persistence.add(
@@ -85,10 +98,17 @@ struct local_node::impl {
 
   void stop_actors() {
     stopping = true;
+    if (listener) {
+      listener->stop();
+      listener.reset();
+    }
     if (!system || !services)
       return;
     auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
     stop(services->catalog);
+    stop(admin);
+    // A detached actor's thread ends only once nobody holds the actor: drop every handle.
+    admin = nullptr;
     for (const auto& w : services->persistence.workers())
       stop(w);
     for (auto* pool : {&services->decoders, &services->preprocessors, &services->detectors})
@@ -139,6 +159,81 @@ void local_node::process(process_request request, reply_ptr reply) {
   } catch (const std::exception& e) {
     reply->send({500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
   }
+}
+
+namespace {
+
+http_reply to_http(json_reply r) { return {r.status, std::move(r.body), {}}; }
+
+http_reply failure_reply(const caf::error& err) {
+  auto f = from_caf_error(err);
+  return {http_status(f.code), to_text(error_body(f.detail)), {}};
+}
+
+} // namespace
+
+/// Spawns a short-lived actor that sends `args` to `dest` and answers the json_reply: the HTTP
+/// thread never blocks on the database.
+template <class Handle, class... Ts>
+void ask(caf::actor_system& sys, bool stopping, const Handle& dest, std::chrono::milliseconds timeout,
+         reply_ptr reply, Ts... args) {
+  if (stopping) {
+    reply->send(shutting_down());
+    return;
+  }
+  try {
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(dest, timeout, args...)
+          .then([reply](json_reply& r) { reply->send(to_http(std::move(r))); },
+                [reply](caf::error& err) { reply->send(failure_reply(err)); });
+    });
+  } catch (const std::exception& e) {
+    reply->send({500, to_text(error_body(std::string{"cannot start the call: "} + e.what())), {}});
+  }
+}
+
+void local_node::list_tasks(task_filter filter, reply_ptr reply) {
+  if (impl_->stopping)
+    return reply->send(shutting_down());
+  ask(*impl_->system, false, impl_->services->persistence.pick(), impl_->settings.task_read_timeout,
+      std::move(reply), list_atom::value, std::move(filter));
+}
+
+void local_node::list_steps(reply_ptr reply) {
+  reply->send({200, to_text(nlohmann::json{{"items", describe_steps(*impl_->registry)}}), {}});
+}
+
+void local_node::list_pipelines(reply_ptr reply) {
+  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
+      std::move(reply), list_atom::value);
+}
+
+void local_node::get_pipeline(int id, std::optional<int> version, reply_ptr reply) {
+  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
+      std::move(reply), get_atom::value, id, version.value_or(0));
+}
+
+void local_node::create_pipeline(std::string body, reply_ptr reply) {
+  auto def = parse_pipeline_definition(*impl_->registry, body);
+  if (!def)
+    return reply->send(
+        {http_status(def.error().code), to_text(error_body(def.error().detail)), {}});
+  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
+      std::move(reply), create_atom::value, std::move(def.value()));
+}
+
+void local_node::replace_pipeline(int id, std::string body, reply_ptr reply) {
+  auto def = parse_pipeline_definition(*impl_->registry, body);
+  if (!def)
+    return reply->send(
+        {http_status(def.error().code), to_text(error_body(def.error().detail)), {}});
+  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
+      std::move(reply), put_atom::value, id, std::move(def.value()));
+}
+
+void local_node::delete_pipeline(int id, reply_ptr reply) {
+  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
+      std::move(reply), delete_atom::value, id);
 }
 
 void local_node::get_task(std::int64_t id, reply_ptr reply) {

@@ -1,8 +1,10 @@
 #pragma once
 
 // One node of the actor system: the CAF runtime plus every long-lived actor of `imgproc serve`
-// (catalogue, persistence pool, decoder, preprocessor and detector-client pools). It is the
-// image_service the HTTP front-end talks to: each process() call spawns one pipeline actor.
+// (catalogue, pipeline administration, persistence pool, decoder, preprocessor and
+// detector-client pools) and the listener that tells the catalogue of pipeline changes. It is the
+// image_service the HTTP front-end talks to: each process() call spawns one pipeline actor, and
+// each other call one short-lived actor that awaits its answer.
 
 #include "core/detector_client.hpp"
 #include "core/jpeg_decoder.hpp"
@@ -37,6 +39,13 @@ public:
 
   void process(process_request request, reply_ptr reply) override;
   void get_task(std::int64_t id, reply_ptr reply) override;
+  void list_tasks(task_filter filter, reply_ptr reply) override;
+  void list_steps(reply_ptr reply) override;
+  void list_pipelines(reply_ptr reply) override;
+  void get_pipeline(int id, std::optional<int> version, reply_ptr reply) override;
+  void create_pipeline(std::string body, reply_ptr reply) override;
+  void replace_pipeline(int id, std::string body, reply_ptr reply) override;
+  void delete_pipeline(int id, reply_ptr reply) override;
 
   /// Refuses new work (503 with Retry-After) and waits up to `grace` for the requests in flight
   /// to be answered and their rows written. Returns whether all of them finished.

@@ -26,6 +26,12 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 // -- pipeline catalogue -------------------------------------------------------------------------
 using get_atom = caf::atom_constant<caf::atom("get")>;
 
+// -- pipeline catalogue and administration ------------------------------------------------------
+using invalidate_atom = caf::atom_constant<caf::atom("invalidate")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+
 // -- persistence --------------------------------------------------------------------------------
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
@@ -44,6 +50,7 @@ struct stage_job {
 /// A task row to create: answered with its id.
 struct new_task {
   int pipeline_id = 0;
+  int pipeline_version = 1; ///< the version whose steps the task runs
   std::string filename;
 };
 
@@ -63,6 +70,12 @@ struct task_failure {
 /// A stored task, rendered as the JSON that GET /tasks/{id} answers; empty if none.
 struct task_view {
   std::string json;
+};
+
+/// A finished answer for an API call: status and JSON body.
+struct json_reply {
+  int status = 200;
+  std::string body;
 };
 
 // -- errors as values ---------------------------------------------------------------------------
@@ -87,3 +100,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_task)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_failure)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::json_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_filter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_definition)

@@ -29,14 +29,18 @@ caf::result<T> with_db(pointer self, const char* what, F&& fn) {
   }
 }
 
-task_view render(const db::task_record& task) {
+nlohmann::ordered_json render_json(const db::task_record& task) {
   auto json = task_response(task.id, task.pipeline_id, task.status, task.filename, task.data);
+  json["pipeline_version"] =
+      task.pipeline_version ? nlohmann::ordered_json(*task.pipeline_version) : nullptr;
   json["created_at"] = task.created_at;
   json["finished_at"] = task.finished_at ? nlohmann::ordered_json(*task.finished_at) : nullptr;
   if (task.error)
     json["error"] = *task.error;
-  return task_view{to_text(json)};
+  return json;
 }
+
+task_view render(const db::task_record& task) { return task_view{to_text(render_json(task))}; }
 
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
@@ -50,7 +54,7 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
   return {
       [self](create_atom, const new_task& task) {
         return with_db<std::int64_t>(self, "creating a task", [&](pqxx::connection& conn) {
-          return db::create_task(conn, task.pipeline_id, task.filename);
+          return db::create_task(conn, task.pipeline_id, task.pipeline_version, task.filename);
         });
       },
       [self](finish_atom, const task_outcome& outcome) {
@@ -61,6 +65,26 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
       [self](fail_atom, const task_failure& failed) {
         return with_db<bool>(self, "storing a failure", [&](pqxx::connection& conn) {
           return db::fail_task(conn, failed.task_id, failed.error);
+        });
+      },
+      [self](list_atom, const task_filter& filter) {
+        return with_db<json_reply>(self, "listing tasks", [&](pqxx::connection& conn) {
+          db::task_query query;
+          query.pipeline_id = filter.pipeline_id;
+          query.status = filter.status;
+          query.limit = filter.limit;
+          query.after_id = filter.after_id;
+          auto tasks = db::list_tasks(conn, query);
+          nlohmann::ordered_json items = nlohmann::ordered_json::array();
+          for (const auto& task : tasks)
+            items.push_back(render_json(task));
+          nlohmann::ordered_json body;
+          body["items"] = std::move(items);
+          // A full page may have more behind it; a short one is the last.
+          body["next_after_id"] = static_cast<int>(tasks.size()) == filter.limit && !tasks.empty()
+                                      ? nlohmann::ordered_json(tasks.back().id)
+                                      : nlohmann::ordered_json(nullptr);
+          return json_reply{200, to_text(body)};
         });
       },
       [self](get_atom, std::int64_t id) {

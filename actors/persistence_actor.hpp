@@ -6,6 +6,7 @@
 ///             (finish_atom, task_outcome) answers: whether a processing row was finished
 ///             (fail_atom, task_failure)   answers: whether a processing row was failed
 ///             (get_atom, int64 id)        answers: task_view (empty json if no such task)
+///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
@@ -32,7 +33,8 @@ using persistence_actor =
     caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
                      caf::replies_to<finish_atom, task_outcome>::with<bool>,
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
-                     caf::replies_to<get_atom, std::int64_t>::with<task_view>>;
+                     caf::replies_to<get_atom, std::int64_t>::with<task_view>,
+                     caf::replies_to<list_atom, task_filter>::with<json_reply>>;
 
 struct persistence_state {
   static inline const char* name = "persistence";

@@ -81,9 +81,8 @@ void fail(pointer self, failure f) {
 
 void finish(pointer self) {
   self->state.phase = pipeline_phase::storing;
-  const auto& found = self->state.data->found;
-  std::string status = detection_status(found);
-  auto data = detection_json(found);
+  std::string status = result_status(*self->state.data);
+  auto data = output_json(*self->state.data);
   task_outcome outcome{self->state.task_id, status, data};
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 finish_atom::value, std::move(outcome))
@@ -140,7 +139,8 @@ void run_step(pointer self, std::size_t index) {
 
 void create_task(pointer self) {
   self->state.phase = pipeline_phase::creating;
-  new_task task{self->state.request.pipeline_id, self->state.request.filename};
+  new_task task{self->state.request.pipeline_id, self->state.plan->version,
+                self->state.request.filename};
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 create_atom::value, std::move(task))
       .then(

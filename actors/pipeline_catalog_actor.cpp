@@ -25,6 +25,11 @@ pipeline_catalog_state::entry load(pointer self, int id) {
                                "pipeline " + std::to_string(id) + " not found");
     return out;
   }
+  if (record->retired) {
+    out.problem = make_failure(error_code::pipeline_retired,
+                               "pipeline " + std::to_string(id) + " was deleted");
+    return out;
+  }
   std::vector<step_definition> steps;
   for (const auto& step : record->steps)
     steps.push_back({step.handler, step.params});
@@ -34,6 +39,7 @@ pipeline_catalog_state::entry load(pointer self, int id) {
     out.problem = plan.error();
     return out;
   }
+  plan->version = record->version;
   out.plan = std::make_shared<const pipeline_plan>(std::move(plan.value()));
   return out;
 }
@@ -66,6 +72,12 @@ pipeline_catalog_actor::behavior_type catalog(pointer self, pipeline_catalog_set
         if (it->second.problem)
           return to_caf_error(*it->second.problem);
         return it->second.plan;
+      },
+      [self](invalidate_atom, int id) {
+        if (id == 0)
+          self->state.cache.clear();
+        else
+          self->state.cache.erase(id);
       },
   };
 }

@@ -4,11 +4,14 @@
 //
 ///   receives: (get_atom, int pipeline_id)
 ///   answers:  plan_ptr, shared by every request of that pipeline
-///   fails:    pipeline_not_found, invalid_pipeline (names the step), database_unavailable
+///   fails:    pipeline_not_found, pipeline_retired, invalid_pipeline (names the step),
+///             database_unavailable
+///   receives: (invalidate_atom, int pipeline_id) from the change listener; 0 means all
 //
-// Plans are cached for `cache_ttl`, so an edit made in the database reaches new requests within
-// that time without a restart, and a burst of requests costs one query. A failed load is not
-// cached unless the pipeline itself is missing or invalid. Detached: libpq blocks.
+// Plans are cached. PostgreSQL notifies every process of each committed change (LISTEN/NOTIFY,
+// see db/change_listener.hpp) and the entry is dropped at once; `cache_ttl` is the fallback that
+// bounds staleness should a notification be lost. A burst of requests costs one query. A failed
+// load is not cached unless the pipeline itself is missing or invalid. Detached: libpq blocks.
 
 #include "actors/messages.hpp"
 #include "core/step_registry.hpp"
@@ -28,7 +31,9 @@ namespace db {
 class session;
 }
 
-using pipeline_catalog_actor = caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>>;
+using pipeline_catalog_actor =
+    caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>,
+                     caf::reacts_to<invalidate_atom, int>>;
 
 struct pipeline_catalog_settings {
   std::string dsn;

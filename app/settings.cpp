@@ -48,6 +48,9 @@ option_set make_serve_options() {
             "concurrent HTTP connections; further ones wait in the listen backlog"})
       .add({"shutdown-grace-ms", "IMGPROC_SHUTDOWN_GRACE_MS", "25000",
             "on SIGTERM, how long requests in flight may take to finish"})
+      .add({"admin-token", "IMGPROC_ADMIN_TOKEN", "",
+            "when set, creating, changing and deleting pipelines needs "
+            "`Authorization: Bearer <token>`; set it in production"})
       .add({"log-level", "LOG_LEVEL", "info", "debug, info, warning or error"});
   return o;
 }
@@ -82,6 +85,7 @@ serve_settings read_serve_settings(const option_set& o) {
   // final row write the answer waits for.
   s.http.handle_timeout = s.http.request_timeout + n.db_statement_timeout +
                           std::chrono::milliseconds(3000);
+  s.http.admin_token = o.get("admin-token");
   s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
 
   s.migrate_on_start = o.get_bool("migrate-on-start");

@@ -34,6 +34,12 @@ const char* to_string(error_code code) {
       return "internal";
     case error_code::step_failed:
       return "step_failed";
+    case error_code::pipeline_retired:
+      return "pipeline_retired";
+    case error_code::conflict:
+      return "conflict";
+    case error_code::unauthorized:
+      return "unauthorized";
   }
   return "internal";
 }
@@ -53,6 +59,12 @@ int http_status(error_code code) {
     case error_code::undecodable_image:
     case error_code::step_failed:
       return 422;
+    case error_code::pipeline_retired:
+      return 410;
+    case error_code::conflict:
+      return 409;
+    case error_code::unauthorized:
+      return 401;
     case error_code::ml_unavailable:
     case error_code::ml_bad_response:
     case error_code::ml_timeout:

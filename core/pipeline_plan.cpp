@@ -40,4 +40,56 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
   return plan;
 }
 
+result<pipeline_definition> parse_pipeline_definition(const step_registry& registry,
+                                                      std::string_view body) {
+  auto bad = [](std::string detail) { return make_failure(error_code::bad_request, detail); };
+  auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (json.is_discarded() || !json.is_object())
+    return bad("the body must be a JSON object: {\"title\": ..., \"steps\": [...]}");
+  for (const auto& item : json.items())
+    if (item.key() != "title" && item.key() != "description" && item.key() != "steps" &&
+        item.key() != "id" && item.key() != "version")
+      return bad("unknown field '" + item.key() + "'");
+  pipeline_definition def;
+  if (!json.contains("title") || !json["title"].is_string() ||
+      json["title"].get<std::string>().empty())
+    return bad("title must be a non-empty string");
+  def.title = json["title"].get<std::string>();
+  if (def.title.size() > 200)
+    return bad("title is longer than 200 characters");
+  if (json.contains("description")) {
+    if (!json["description"].is_string())
+      return bad("description must be a string");
+    def.description = json["description"].get<std::string>();
+  }
+  if (!json.contains("steps") || !json["steps"].is_array())
+    return bad("steps must be a list of {\"handler\": ..., \"params\": {...}}");
+  if (json["steps"].size() > 100)
+    return bad("a pipeline has at most 100 steps");
+  for (std::size_t i = 0; i < json["steps"].size(); ++i) {
+    const auto& step = json["steps"][i];
+    std::string where = "step " + std::to_string(i + 1);
+    if (!step.is_object() || !step.contains("handler") || !step["handler"].is_string())
+      return bad(where + " must be an object with a string handler");
+    for (const auto& item : step.items())
+      if (item.key() != "handler" && item.key() != "params")
+        return bad(where + ": unknown field '" + item.key() + "'");
+    step_definition def_step;
+    def_step.handler = step["handler"].get<std::string>();
+    if (step.contains("params") && !step["params"].is_null())
+      def_step.params = step["params"];
+    def.steps.push_back(std::move(def_step));
+  }
+  // The same checks as at request time, so a stored pipeline always plans.
+  auto plan = plan_pipeline(registry, 0, def.title, def.steps);
+  if (!plan) {
+    auto detail = plan.error().detail;
+    const std::string prefix = "pipeline 0 is invalid: ";
+    if (detail.rfind(prefix, 0) == 0)
+      detail = "pipeline is invalid: " + detail.substr(prefix.size());
+    return make_failure(error_code::invalid_pipeline, detail);
+  }
+  return def;
+}
+
 } // namespace imgproc

@@ -27,6 +27,7 @@ struct planned_step {
 
 struct pipeline_plan {
   int id = 0;
+  int version = 1; ///< the stored version these steps are; recorded with every task
   std::string title;
   std::vector<planned_step> steps;
 };
@@ -38,5 +39,19 @@ using plan_ptr = std::shared_ptr<const pipeline_plan>;
 /// encoded bytes or base64 text).
 result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
                                     const std::vector<step_definition>& steps);
+
+/// A pipeline as clients send it (POST/PUT /pipelines) and as GET /pipelines/{id} shows it,
+/// without the id and version.
+struct pipeline_definition {
+  std::string title;
+  std::string description;
+  std::vector<step_definition> steps;
+};
+
+/// Parses {"title", "description"?, "steps": [{"handler", "params"?}]}; `id` and `version`
+/// are accepted and ignored, so that what GET answers can be sent back. bad_request on malformed
+/// JSON or shape; invalid_pipeline (naming the step) when the steps do not validate.
+result<pipeline_definition> parse_pipeline_definition(const step_registry& registry,
+                                                      std::string_view body);
 
 } // namespace imgproc

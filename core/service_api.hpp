@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,13 +37,34 @@ struct process_request {
   std::chrono::steady_clock::time_point deadline;
 };
 
+/// GET /tasks filters, already checked by the front-end.
+struct task_filter {
+  std::optional<int> pipeline_id;
+  std::optional<std::string> status;
+  int limit = 50;
+  std::optional<std::int64_t> after_id; ///< keyset pagination: tasks older than this id
+};
+
+/// Every call answers through `reply`, exactly once, and never throws.
 class image_service {
 public:
   virtual ~image_service() = default;
-  /// Runs the pipeline and answers through `reply` (never throws).
+  /// Runs the pipeline.
   virtual void process(process_request request, reply_ptr reply) = 0;
-  /// Answers the stored task, or 404.
+  /// The stored task, or 404.
   virtual void get_task(std::int64_t id, reply_ptr reply) = 0;
+  /// Tasks newest first: {"items": [...], "next_after_id": id or null}.
+  virtual void list_tasks(task_filter filter, reply_ptr reply) = 0;
+  /// The step catalogue (GET /steps).
+  virtual void list_steps(reply_ptr reply) = 0;
+  virtual void list_pipelines(reply_ptr reply) = 0;
+  /// The current version, or `version` from the history.
+  virtual void get_pipeline(int id, std::optional<int> version, reply_ptr reply) = 0;
+  /// `body` is the JSON the client sent.
+  virtual void create_pipeline(std::string body, reply_ptr reply) = 0;
+  virtual void replace_pipeline(int id, std::string body, reply_ptr reply) = 0;
+  /// Deletes a pipeline without tasks; retires one with tasks.
+  virtual void delete_pipeline(int id, reply_ptr reply) = 0;
 };
 
 } // namespace imgproc

@@ -8,6 +8,8 @@
 #include "core/upload.hpp"
 #include "http/upload_parser.hpp"
 
+#include <optional>
+
 #include <atomic>
 #include <restinio/all.hpp>
 
@@ -37,6 +39,14 @@ const char* reason_phrase(int status) {
       return "Payload Too Large";
     case 415:
       return "Unsupported Media Type";
+    case 201:
+      return "Created";
+    case 401:
+      return "Unauthorized";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
     case 422:
       return "Unprocessable Entity";
     case 500:
@@ -106,7 +116,29 @@ restinio::request_handling_status_t answer_now(const restinio::request_handle_t&
 
 bool is_known_path(std::string_view path) {
   return path == "/process-image" || path == "/process_image" || path == "/api/process-image" ||
-         path == "/health" || path.rfind("/tasks/", 0) == 0 || path.rfind("/api/tasks/", 0) == 0;
+         path == "/health" || path == "/steps" || path == "/tasks" ||
+         path.rfind("/tasks/", 0) == 0 || path.rfind("/api/tasks/", 0) == 0 ||
+         path == "/pipelines" || path.rfind("/pipelines/", 0) == 0;
+}
+
+/// Compares in time independent of where the strings differ, so the token cannot be guessed
+/// byte by byte from response times.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i]) ^
+            static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+  return diff == 0;
+}
+
+constexpr std::size_t max_json_body = 1u << 20;
+
+std::optional<int> route_id(const restinio::router::route_params_t& params, const char* name) {
+  auto text = params[name];
+  auto id = parse_pipeline_id(std::string_view{text.data(), text.size()});
+  if (!id)
+    return std::nullopt;
+  return *id;
 }
 
 /// Every handler runs inside this: an exception escaping a RESTinio handler would drop the
@@ -194,12 +226,142 @@ struct http_server::impl {
     });
   }
 
+  /// nullopt when allowed; else the 401 to answer.
+  std::optional<http_reply> refuse_unauthorized(const restinio::request_handle_t& req) {
+    if (settings.admin_token.empty())
+      return std::nullopt;
+    auto header = req->header().get_field_or(restinio::http_field::authorization, "");
+    const std::string prefix = "Bearer ";
+    if (header.rfind(prefix, 0) == 0 &&
+        same_secret(std::string_view{header}.substr(prefix.size()), settings.admin_token))
+      return std::nullopt;
+    return http_reply{401, to_text(error_body("a valid admin token is required: "
+                                              "Authorization: Bearer <token>")),
+                      {}};
+  }
+
+  restinio::request_handling_status_t list_tasks(const restinio::request_handle_t& req) {
+    return guarded(req, [&] {
+      auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
+          req->header().query());
+      auto bad = [&](const std::string& detail) {
+        return answer_now(req, error_reply(make_failure(error_code::bad_request, detail)));
+      };
+      if (!query)
+        return bad("malformed query string");
+      task_filter filter;
+      auto text = [&](const char* name) {
+        auto v = (*query)[name];
+        return std::string{v.data(), v.size()};
+      };
+      if (query->has("pipeline_id")) {
+        auto id = parse_pipeline_id(text("pipeline_id"));
+        if (!id)
+          return bad("pipeline_id must be a positive integer");
+        filter.pipeline_id = *id;
+      }
+      if (query->has("status")) {
+        auto status = text("status");
+        if (status != "processing" && status != "detected" && status != "undetected" &&
+            status != "processed" && status != "failed")
+          return bad("status must be processing, detected, undetected, processed or failed");
+        filter.status = status;
+      }
+      if (query->has("limit")) {
+        auto limit = parse_int(text("limit"));
+        if (!limit || *limit < 1 || *limit > 500)
+          return bad("limit must be an integer in [1, 500]");
+        filter.limit = static_cast<int>(*limit);
+      }
+      if (query->has("after_id")) {
+        auto after = parse_int(text("after_id"));
+        if (!after || *after < 1)
+          return bad("after_id must be a positive integer");
+        filter.after_id = *after;
+      }
+      service.list_tasks(std::move(filter), std::make_shared<restinio_reply>(req));
+      return restinio::request_accepted();
+    });
+  }
+
+  /// Checks token and body size of a pipeline change, then hands it on.
+  template <class F>
+  restinio::request_handling_status_t change_pipeline(const restinio::request_handle_t& req,
+                                                      F&& forward) {
+    return guarded(req, [&] {
+      if (auto refused = refuse_unauthorized(req))
+        return answer_now(req, *refused);
+      if (req->body().size() > max_json_body)
+        return answer_now(req, error_reply(make_failure(error_code::payload_too_large,
+                                                        "a pipeline definition is at most 1 MiB")));
+      forward(std::make_shared<restinio_reply>(req));
+      return restinio::request_accepted();
+    });
+  }
+
   std::unique_ptr<router_t> make_router() {
     auto router = std::make_unique<router_t>();
     for (const char* path : {"/process-image", "/process_image", "/api/process-image"})
       router->http_post(path, [this](auto req, auto) { return process_image(req); });
     for (const char* path : {"/tasks/:id", "/api/tasks/:id"})
       router->http_get(path, [this](auto req, auto&& params) { return get_task(req, params); });
+    router->http_get("/tasks", [this](auto req, auto) { return list_tasks(req); });
+    router->http_get("/steps", [this](auto req, auto) {
+      return guarded(req, [&] {
+        service.list_steps(std::make_shared<restinio_reply>(req));
+        return restinio::request_accepted();
+      });
+    });
+    router->http_get("/pipelines", [this](auto req, auto) {
+      return guarded(req, [&] {
+        service.list_pipelines(std::make_shared<restinio_reply>(req));
+        return restinio::request_accepted();
+      });
+    });
+    router->http_post("/pipelines", [this](auto req, auto) {
+      return change_pipeline(req, [&](reply_ptr reply) {
+        service.create_pipeline(std::string{req->body()}, std::move(reply));
+      });
+    });
+    auto bad_id = [](const restinio::request_handle_t& req) {
+      return answer_now(req, error_reply(make_failure(error_code::bad_request,
+                                                      "pipeline id must be a positive integer")));
+    };
+    router->http_get("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+      return guarded(req, [&] {
+        auto id = route_id(params, "id");
+        if (!id)
+          return bad_id(req);
+        service.get_pipeline(*id, std::nullopt, std::make_shared<restinio_reply>(req));
+        return restinio::request_accepted();
+      });
+    });
+    router->http_get("/pipelines/:id/versions/:version", [this, bad_id](auto req, auto&& params) {
+      return guarded(req, [&] {
+        auto id = route_id(params, "id");
+        auto version = route_id(params, "version");
+        if (!id || !version)
+          return bad_id(req);
+        service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(req));
+        return restinio::request_accepted();
+      });
+    });
+    router->http_put("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+      auto id = route_id(params, "id");
+      if (!id)
+        return guarded(req, [&] { return bad_id(req); });
+      return change_pipeline(req, [&](reply_ptr reply) {
+        service.replace_pipeline(*id, std::string{req->body()}, std::move(reply));
+      });
+    });
+    router->http_delete("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+      auto id = route_id(params, "id");
+      if (!id)
+        return guarded(req, [&] { return bad_id(req); });
+      return change_pipeline(req, [&](reply_ptr reply) {
+        service.delete_pipeline(*id, std::move(reply));
+      });
+    });
     router->http_get("/health", [](auto req, auto) {
       return guarded(req, [&] { return answer_now(req, {200, R"({"status":"ok"})", {}}); });
     });

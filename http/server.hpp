@@ -23,6 +23,8 @@ struct http_settings {
   std::chrono::milliseconds handle_timeout{38000};  ///< RESTinio's limit for an answer
   std::uint64_t max_image_pixels = 50'000'000; ///< refused from the JPEG header, before any work
   std::size_t max_connections = 1024;
+  /// When set, POST/PUT/DELETE on /pipelines need `Authorization: Bearer <token>`.
+  std::string admin_token;
 };
 
 class http_server {

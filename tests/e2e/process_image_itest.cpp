@@ -39,7 +39,7 @@ TEST(process_image, real_photo_is_processed_stored_and_readable) {
     ASSERT_EQ(task.status, 200) << task.body;
     auto stored = parse_body(task);
     auto keys = response_keys;
-    keys.insert({"created_at", "finished_at"});
+    keys.insert({"pipeline_version", "created_at", "finished_at"});
     EXPECT_EQ(keys_of(stored), keys) << task.body;
     for (const auto& key : response_keys)
       EXPECT_EQ(stored[key], body[key]) << key;

@@ -1,0 +1,41 @@
+#include "core/errors.hpp"
+
+#include <gtest/gtest.h>
+#include <map>
+
+namespace imgproc {
+namespace {
+
+TEST(errors, every_code_maps_to_its_documented_status_and_name) {
+  // The README's error table; a fall-through in the switch would show up here.
+  const std::map<error_code, std::pair<int, std::string>> table = {
+      {error_code::bad_request, {400, "bad_request"}},
+      {error_code::pipeline_not_found, {404, "pipeline_not_found"}},
+      {error_code::payload_too_large, {413, "payload_too_large"}},
+      {error_code::image_too_large, {413, "image_too_large"}},
+      {error_code::unsupported_media_type, {415, "unsupported_media_type"}},
+      {error_code::invalid_pipeline, {422, "invalid_pipeline"}},
+      {error_code::undecodable_image, {422, "undecodable_image"}},
+      {error_code::ml_unavailable, {502, "ml_unavailable"}},
+      {error_code::ml_bad_response, {502, "ml_bad_response"}},
+      {error_code::ml_timeout, {502, "ml_timeout"}},
+      {error_code::database_unavailable, {503, "database_unavailable"}},
+      {error_code::overloaded, {503, "overloaded"}},
+      {error_code::deadline_exceeded, {504, "deadline_exceeded"}},
+      {error_code::internal, {500, "internal"}},
+      {error_code::step_failed, {422, "step_failed"}},
+      {error_code::pipeline_retired, {410, "pipeline_retired"}},
+      {error_code::conflict, {409, "conflict"}},
+      {error_code::unauthorized, {401, "unauthorized"}},
+  };
+  for (const auto& [code, expected] : table) {
+    EXPECT_EQ(http_status(code), expected.first) << expected.second;
+    EXPECT_EQ(to_string(code), expected.second);
+  }
+  // Codes travel as numbers in CAF errors: appending keeps old numbers stable.
+  EXPECT_EQ(static_cast<int>(error_code::bad_request), 1);
+  EXPECT_EQ(static_cast<int>(error_code::internal), 14);
+}
+
+} // namespace
+} // namespace imgproc
