@@ -159,7 +159,7 @@ TEST_F(pipeline_versions, create_adds_a_step_kind_the_registry_knows_but_the_tab
 
 TEST_F(pipeline_versions, unknown_handler_when_the_kind_cannot_be_added) {
   // The title "blur" is taken by a kind with another handler, so no kind "blur" can be added.
-  exec("INSERT INTO step_kinds (title, handler) VALUES ('blur', 'gaussian_blur')");
+  exec("INSERT INTO step_kinds (title, handler) VALUES ('blur', 'box_blur')");
   try {
     create_pipeline(conn(), {"blurry", "", {{"decode_jpeg", {}}, {"blur", {}}}});
     FAIL() << "expected unknown_handler";
