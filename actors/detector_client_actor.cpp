@@ -8,9 +8,9 @@
 namespace imgproc {
 namespace {
 
-stage_actor::behavior_type detector_client_behavior(
-    stage_actor::stateful_pointer<detector_client_state> self, detector_settings settings,
-    load_ptr load) {
+stage_actor::behavior_type
+detector_client_behavior(stage_actor::stateful_pointer<detector_client_state> self,
+                         detector_settings settings, load_ptr load) {
   self->state.client = std::make_unique<detector_client>(std::move(settings));
   self->state.resources.detector = self->state.client.get();
   self->state.load = std::move(load);

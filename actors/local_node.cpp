@@ -12,11 +12,11 @@
 #include "core/task_json.hpp"
 #include "db/change_listener.hpp"
 
+#include <atomic>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <atomic>
 #include <caf/send.hpp>
 #include <thread>
 
@@ -104,7 +104,9 @@ struct local_node::impl {
     }
     if (!system || !services)
       return;
-    auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
+    auto stop = [](const auto& handle) {
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    };
     stop(services->catalog);
     stop(admin);
     // A detached actor's thread ends only once nobody holds the actor: drop every handle.
@@ -130,19 +132,26 @@ struct local_node::impl {
 local_node::local_node(node_settings settings, std::shared_ptr<const step_registry> registry)
     : impl_(std::make_unique<impl>(std::move(settings), std::move(registry))) {}
 
-local_node::~local_node() { shutdown(); }
+local_node::~local_node() {
+  shutdown();
+}
 
-void local_node::stop_actors() { impl_->stop_actors(); }
+void local_node::stop_actors() {
+  impl_->stop_actors();
+}
 
-void local_node::shutdown() { impl_->release(); }
+void local_node::shutdown() {
+  impl_->release();
+}
 
-bool local_node::drain(std::chrono::milliseconds grace) { return impl_->drain(grace); }
+bool local_node::drain(std::chrono::milliseconds grace) {
+  return impl_->drain(grace);
+}
 
 namespace {
 
 http_reply shutting_down() {
-  return {503, to_text(error_body("the service is shutting down; retry on another instance")),
-          "1"};
+  return {503, to_text(error_body("the service is shutting down; retry on another instance")), "1"};
 }
 
 } // namespace
@@ -154,16 +163,18 @@ void local_node::process(process_request request, reply_ptr reply) {
   }
   try {
     auto running = std::make_unique<running_pipeline>(impl_->services);
-    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply,
-                   std::move(running));
+    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply, std::move(running));
   } catch (const std::exception& e) {
-    reply->send({500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
+    reply->send(
+        {500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
   }
 }
 
 namespace {
 
-http_reply to_http(json_reply r) { return {r.status, std::move(r.body), {}}; }
+http_reply to_http(json_reply r) {
+  return {r.status, std::move(r.body), {}};
+}
 
 http_reply failure_reply(const caf::error& err) {
   auto f = from_caf_error(err);
@@ -175,8 +186,8 @@ http_reply failure_reply(const caf::error& err) {
 /// Spawns a short-lived actor that sends `args` to `dest` and answers the json_reply: the HTTP
 /// thread never blocks on the database.
 template <class Handle, class... Ts>
-void ask(caf::actor_system& sys, bool stopping, const Handle& dest, std::chrono::milliseconds timeout,
-         reply_ptr reply, Ts... args) {
+void ask(caf::actor_system& sys, bool stopping, const Handle& dest,
+         std::chrono::milliseconds timeout, reply_ptr reply, Ts... args) {
   if (stopping) {
     reply->send(shutting_down());
     return;
@@ -250,9 +261,8 @@ void local_node::get_task(std::int64_t id, reply_ptr reply) {
           .then(
               [reply, id](task_view& view) {
                 if (view.json.empty())
-                  reply->send({404, to_text(error_body("task " + std::to_string(id) +
-                                                       " not found")),
-                               {}});
+                  reply->send(
+                      {404, to_text(error_body("task " + std::to_string(id) + " not found")), {}});
                 else
                   reply->send({200, std::move(view.json), {}});
               },

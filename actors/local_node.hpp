@@ -20,11 +20,11 @@ namespace imgproc {
 
 struct node_settings {
   std::string dsn;
-  std::size_t scheduler_threads = 2;  ///< CAF worker threads (CPU stages run here)
-  std::size_t decoders = 2;           ///< decoder actors
-  std::size_t preprocessors = 2;      ///< preprocessor actors
-  std::size_t detector_clients = 16;  ///< detached ML clients = concurrent ML calls
-  std::size_t db_connections = 4;     ///< detached persistence actors, one connection each
+  std::size_t scheduler_threads = 2; ///< CAF worker threads (CPU stages run here)
+  std::size_t decoders = 2;          ///< decoder actors
+  std::size_t preprocessors = 2;     ///< preprocessor actors
+  std::size_t detector_clients = 16; ///< detached ML clients = concurrent ML calls
+  std::size_t db_connections = 4;    ///< detached persistence actors, one connection each
   std::chrono::milliseconds pipeline_cache_ttl{1000};
   std::chrono::milliseconds task_read_timeout{5000};
   std::chrono::milliseconds db_statement_timeout{5000}; ///< server-side bound on each statement

@@ -17,8 +17,7 @@ namespace {
 using pointer = persistence_actor::stateful_pointer<persistence_state>;
 
 /// Runs one repository call; any database exception becomes database_unavailable.
-template <class T, class F>
-caf::result<T> with_db(pointer self, const char* what, F&& fn) {
+template <class T, class F> caf::result<T> with_db(pointer self, const char* what, F&& fn) {
   job_scope scope{*self->state.load};
   try {
     return self->state.session->run(std::forward<F>(fn));
@@ -40,13 +39,15 @@ nlohmann::ordered_json render_json(const db::task_record& task) {
   return json;
 }
 
-task_view render(const db::task_record& task) { return task_view{to_text(render_json(task))}; }
+task_view render(const db::task_record& task) {
+  return task_view{to_text(render_json(task))};
+}
 
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
                                              load_ptr load) {
-  self->state.session = std::make_unique<db::session>(
-      std::move(dsn), [statement_timeout](pqxx::connection& conn) {
+  self->state.session =
+      std::make_unique<db::session>(std::move(dsn), [statement_timeout](pqxx::connection& conn) {
         db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
         db::prepare_task_statements(conn);
       });

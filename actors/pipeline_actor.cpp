@@ -46,8 +46,8 @@ void answer_failure(pointer self, const failure& f) {
 }
 
 std::string step_name(pointer self, std::size_t index) {
-  return "step " + std::to_string(index + 1) + " (" +
-         self->state.plan->steps[index].kind->handler + ")";
+  return "step " + std::to_string(index + 1) + " (" + self->state.plan->steps[index].kind->handler +
+         ")";
 }
 
 /// Marks the row failed, answers the client (unless it already has its answer) and ends.
@@ -90,8 +90,8 @@ void finish(pointer self) {
           [self, status, data](bool stored) {
             if (stored) {
               const auto& req = self->state.request;
-              auto body = task_response(self->state.task_id, req.pipeline_id, status,
-                                        req.filename, data);
+              auto body =
+                  task_response(self->state.task_id, req.pipeline_id, status, req.filename, data);
               answer(self, {200, to_text(body), {}});
             } else {
               // Another process already closed the row (e.g. its start-up sweep marked it
@@ -187,7 +187,8 @@ void on_deadline(pointer self) {
 }
 
 caf::behavior pipeline(pointer self, services_ptr services, process_request request,
-                       reply_ptr reply, std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
+                       reply_ptr reply,
+                       std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
   auto& st = self->state;
   st.running = std::move(*running);
   st.services = std::move(services);

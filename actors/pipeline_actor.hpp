@@ -58,7 +58,7 @@ struct pipeline_state {
   payload_ptr data;
   std::int64_t task_id = 0; ///< 0 until the row exists
   std::size_t step = 0;     ///< the step running now
-  bool answered = false; ///< the client has its answer (the actor may still await a write)
+  bool answered = false;    ///< the client has its answer (the actor may still await a write)
 };
 
 /// `running` was created by the caller, so that shutdown counts the actor from the moment the

@@ -29,7 +29,9 @@ nlohmann::ordered_json render(const db::pipeline_record& record) {
   return out;
 }
 
-json_reply ok(int status, const nlohmann::ordered_json& body) { return {status, to_text(body)}; }
+json_reply ok(int status, const nlohmann::ordered_json& body) {
+  return {status, to_text(body)};
+}
 
 json_reply problem(int status, const std::string& detail) {
   return {status, to_text(error_body(detail))};
@@ -44,11 +46,12 @@ db::pipeline_draft to_draft(const pipeline_definition& def) {
   return draft;
 }
 
-std::string not_found(int id) { return "pipeline " + std::to_string(id) + " not found"; }
+std::string not_found(int id) {
+  return "pipeline " + std::to_string(id) + " not found";
+}
 
 /// Runs one repository call; database failures become database_unavailable.
-template <class F>
-caf::result<json_reply> with_db(pointer self, const char* what, F&& fn) {
+template <class F> caf::result<json_reply> with_db(pointer self, const char* what, F&& fn) {
   try {
     return self->state.session->run(std::forward<F>(fn));
   } catch (const db::pipeline_conflict& e) {
@@ -64,8 +67,8 @@ caf::result<json_reply> with_db(pointer self, const char* what, F&& fn) {
 
 pipeline_admin_actor::behavior_type admin(pointer self, std::string dsn,
                                           std::chrono::milliseconds statement_timeout) {
-  self->state.session = std::make_unique<db::session>(
-      std::move(dsn), [statement_timeout](pqxx::connection& conn) {
+  self->state.session =
+      std::make_unique<db::session>(std::move(dsn), [statement_timeout](pqxx::connection& conn) {
         db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
         db::prepare_pipeline_statements(conn);
       });

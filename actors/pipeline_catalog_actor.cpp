@@ -18,8 +18,8 @@ using pointer = pipeline_catalog_actor::stateful_pointer<pipeline_catalog_state>
 pipeline_catalog_state::entry load(pointer self, int id) {
   pipeline_catalog_state::entry out;
   out.loaded_at = std::chrono::steady_clock::now();
-  auto record = self->state.session->run(
-      [&](pqxx::connection& conn) { return db::find_pipeline(conn, id); });
+  auto record =
+      self->state.session->run([&](pqxx::connection& conn) { return db::find_pipeline(conn, id); });
   if (!record) {
     out.problem = make_failure(error_code::pipeline_not_found,
                                "pipeline " + std::to_string(id) + " not found");

@@ -31,9 +31,8 @@ namespace db {
 class session;
 }
 
-using pipeline_catalog_actor =
-    caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>,
-                     caf::reacts_to<invalidate_atom, int>>;
+using pipeline_catalog_actor = caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>,
+                                                caf::reacts_to<invalidate_atom, int>>;
 
 struct pipeline_catalog_settings {
   std::string dsn;
@@ -44,8 +43,8 @@ struct pipeline_catalog_settings {
 struct pipeline_catalog_state {
   static inline const char* name = "pipeline_catalog";
   struct entry {
-    plan_ptr plan;                   ///< set when the pipeline is runnable
-    std::optional<failure> problem;  ///< set when it is missing or invalid
+    plan_ptr plan;                  ///< set when the pipeline is runnable
+    std::optional<failure> problem; ///< set when it is missing or invalid
     std::chrono::steady_clock::time_point loaded_at;
   };
   std::unique_ptr<db::session> session;

@@ -7,8 +7,8 @@
 namespace imgproc {
 namespace {
 
-stage_actor::behavior_type preprocessor_behavior(
-    stage_actor::stateful_pointer<preprocessor_state> self, load_ptr load) {
+stage_actor::behavior_type
+preprocessor_behavior(stage_actor::stateful_pointer<preprocessor_state> self, load_ptr load) {
   self->state.resources.images = &self->state.images;
   self->state.load = std::move(load);
   return {

@@ -21,8 +21,8 @@ caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& res
       return to_caf_error(*err);
     return std::move(job.data);
   } catch (const std::exception& e) {
-    return to_caf_error(make_failure(error_code::internal, "step " + step.kind->handler +
-                                                               " threw: " + e.what()));
+    return to_caf_error(
+        make_failure(error_code::internal, "step " + step.kind->handler + " threw: " + e.what()));
   } catch (...) {
     return to_caf_error(
         make_failure(error_code::internal, "step " + step.kind->handler + " threw"));

@@ -11,8 +11,8 @@
 #include "actors/worker_pool.hpp"
 #include "core/step_registry.hpp"
 
-#include <caf/replies_to.hpp>
 #include <caf/make_message.hpp>
+#include <caf/replies_to.hpp>
 #include <caf/result.hpp>
 #include <caf/typed_actor.hpp>
 

@@ -38,8 +38,7 @@ private:
   load_counter& load_;
 };
 
-template <class Handle>
-class worker_pool {
+template <class Handle> class worker_pool {
 public:
   void add(Handle worker, load_ptr load) {
     workers_.push_back(std::move(worker));

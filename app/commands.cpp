@@ -154,8 +154,7 @@ int run_serve(const std::vector<std::string>& args) {
               << std::endl;
     log::info("imgproc", "serving: database " + db::redact_dsn(settings.dsn) + ", ML service " +
                              settings.node.detector.url + ", " +
-                             std::to_string(settings.node.scheduler_threads) +
-                             " worker threads");
+                             std::to_string(settings.node.scheduler_threads) + " worker threads");
     int signal = wait_for_stop_signal();
     log::info("imgproc", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                              ": new requests get 503, waiting for the ones in flight");

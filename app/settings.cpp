@@ -60,12 +60,12 @@ serve_settings read_serve_settings(const option_set& o) {
   s.http.host = o.get("host");
   s.http.port = static_cast<std::uint16_t>(o.get_int("port", 0, 65535));
   s.http.threads = static_cast<std::size_t>(o.get_int("http-threads", 1, 64));
-  s.http.max_upload_bytes = static_cast<std::size_t>(o.get_int("max-upload-bytes", 1024, 1LL << 30));
+  s.http.max_upload_bytes =
+      static_cast<std::size_t>(o.get_int("max-upload-bytes", 1024, 1LL << 30));
   s.http.request_timeout = std::chrono::milliseconds(o.get_int("request-timeout-ms", 100, 600000));
 
   s.dsn = db::resolve_dsn(o.get("db"), o.get("postgres-server"), o.get("postgres-user"),
-                          o.get("postgres-password"), o.get("postgres-db"),
-                          o.get("postgres-port"));
+                          o.get("postgres-password"), o.get("postgres-db"), o.get("postgres-port"));
   auto& n = s.node;
   n.dsn = s.dsn;
   n.scheduler_threads = static_cast<std::size_t>(o.get_int("worker-threads", 1, 256));
@@ -83,8 +83,8 @@ serve_settings read_serve_settings(const option_set& o) {
   s.http.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 1, 1000000));
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.
-  s.http.handle_timeout = s.http.request_timeout + n.db_statement_timeout +
-                          std::chrono::milliseconds(3000);
+  s.http.handle_timeout =
+      s.http.request_timeout + n.db_statement_timeout + std::chrono::milliseconds(3000);
   s.http.admin_token = o.get("admin-token");
   s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
 

@@ -10,7 +10,9 @@ namespace {
 namespace hfp = restinio::http_field_parsers;
 namespace mp = restinio::multipart_body;
 
-std::string_view to_std(restinio::string_view_t v) { return {v.data(), v.size()}; }
+std::string_view to_std(restinio::string_view_t v) {
+  return {v.data(), v.size()};
+}
 
 form_data failed(std::string error) {
   form_data out;

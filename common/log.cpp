@@ -27,7 +27,9 @@ const char* name(level lvl) {
 
 } // namespace
 
-void set_min_level(level min) { min_level = min; }
+void set_min_level(level min) {
+  min_level = min;
+}
 
 bool parse_level(std::string_view text, level& out) {
   for (auto lvl : {level::debug, level::info, level::warning, level::error})

@@ -133,7 +133,8 @@ bool option_set::get_bool(const std::string& name) const {
 
 std::string option_set::help_text(const std::string& usage) const {
   std::ostringstream out;
-  out << "Usage: " << usage << "\n\nOptions (each also read from the environment variable shown):\n";
+  out << "Usage: " << usage
+      << "\n\nOptions (each also read from the environment variable shown):\n";
   for (const auto& s : specs_) {
     out << "  --" << s.name << "=VALUE";
     if (!s.env.empty())

@@ -69,8 +69,7 @@ result<std::optional<detection>> parse_ml_answer(std::string_view body) {
   auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (json.is_discarded() || !json.is_array())
     return make_failure(error_code::ml_bad_response,
-                        "ML service answered something that is not a JSON array: " +
-                            excerpt(body));
+                        "ML service answered something that is not a JSON array: " + excerpt(body));
   if (json.empty())
     return std::optional<detection>{};
   if (json[0].is_array()) {
@@ -104,8 +103,8 @@ detector_client::~detector_client() {
 }
 
 result<std::optional<detection>> detector_client::detect(std::string_view base64_image,
-                                                          const std::string& url,
-                                                          std::chrono::milliseconds timeout) {
+                                                         const std::string& url,
+                                                         std::chrono::milliseconds timeout) {
   auto* curl = static_cast<CURL*>(curl_);
   if (!curl)
     return make_failure(error_code::internal, "libcurl could not be initialised");

@@ -29,7 +29,7 @@ enum class error_code : std::uint8_t {
   internal,               ///< a bug: should never be seen (500)
   // Appended, not grouped with the 422s above: the numeric values travel as CAF error codes, so
   // existing ones must not shift.
-  step_failed, ///< a step cannot apply to this image, e.g. a crop outside it (422)
+  step_failed,      ///< a step cannot apply to this image, e.g. a crop outside it (422)
   pipeline_retired, ///< the pipeline was deleted but keeps its history (410)
   conflict,         ///< e.g. a pipeline title already in use (409)
   unauthorized,     ///< a mutating call without the admin token (401)
@@ -51,8 +51,7 @@ inline failure make_failure(error_code code, std::string detail) {
 }
 
 /// Either a value or a failure. Small on purpose: just what the stages need.
-template <class T>
-class result {
+template <class T> class result {
 public:
   result(T value) : state_(std::move(value)) {}
   result(failure f) : state_(std::move(f)) {}

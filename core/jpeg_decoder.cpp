@@ -7,7 +7,9 @@
 namespace imgproc {
 namespace {
 
-int read_u16(const unsigned char* p) { return (p[0] << 8) | p[1]; }
+int read_u16(const unsigned char* p) {
+  return (p[0] << 8) | p[1];
+}
 
 bool is_start_of_frame(unsigned char marker) {
   // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
@@ -75,10 +77,10 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes) const {
                             std::to_string(header->height) + " pixels, over the limit of " +
                             std::to_string(settings_.max_pixels) + " pixels");
   if (header->width < settings_.min_side || header->height < settings_.min_side)
-    return make_failure(error_code::undecodable_image,
-                        "image is " + std::to_string(header->width) + "x" +
-                            std::to_string(header->height) + " pixels, under the minimum side of " +
-                            std::to_string(settings_.min_side));
+    return make_failure(error_code::undecodable_image, "image is " + std::to_string(header->width) +
+                                                           "x" + std::to_string(header->height) +
+                                                           " pixels, under the minimum side of " +
+                                                           std::to_string(settings_.min_side));
   try {
     // A header over the upload, like numpy.frombuffer: no copy of the bytes.
     const cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8UC1,

@@ -22,8 +22,7 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
       return invalid(where + ": unknown handler");
     if (kind->input != current)
       return invalid(where + ": takes " + to_string(kind->input) + " but " +
-                     (i == 0 ? std::string{"the upload is "}
-                             : "the previous step produces ") +
+                     (i == 0 ? std::string{"the upload is "} : "the previous step produces ") +
                      to_string(current));
     auto params = validate_params(*kind, def.params);
     if (!params)

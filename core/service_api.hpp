@@ -31,9 +31,9 @@ using reply_ptr = std::shared_ptr<reply_channel>;
 
 struct process_request {
   int pipeline_id = 0;
-  std::string filename;                ///< already sanitized
-  std::string_view image;              ///< the upload, a view into the HTTP request body
-  std::shared_ptr<const void> owner;   ///< keeps `image` alive
+  std::string filename;              ///< already sanitized
+  std::string_view image;            ///< the upload, a view into the HTTP request body
+  std::shared_ptr<const void> owner; ///< keeps `image` alive
   std::chrono::steady_clock::time_point deadline;
 };
 

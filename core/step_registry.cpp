@@ -106,8 +106,7 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
       for (const auto& spec : kind.params)
         known = known || spec.name == item.key();
       if (!known)
-        return make_failure(error_code::invalid_pipeline,
-                            "unknown parameter '" + item.key() + "'");
+        return make_failure(error_code::invalid_pipeline, "unknown parameter '" + item.key() + "'");
     }
   }
   for (const auto& spec : kind.params) {
@@ -117,9 +116,9 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
       return param_failure(spec, "is required");
     switch (spec.type) {
       case param_type::integer: {
-        bool integral = value.is_number_integer() ||
-                        (value.is_number_float() && std::floor(value.get<double>()) ==
-                                                        value.get<double>());
+        bool integral =
+            value.is_number_integer() ||
+            (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>());
         if (!integral)
           return param_failure(spec, "must be an integer");
         auto v = value.get<double>();
@@ -127,8 +126,8 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
         if (auto err = check_number(spec, v, value))
           return *err;
         if (v < spec.min || v > spec.max)
-          return param_failure(spec, "must be in " + describe_bounds(spec) + ", got " +
-                                         value.dump());
+          return param_failure(spec,
+                               "must be in " + describe_bounds(spec) + ", got " + value.dump());
         value = static_cast<std::int64_t>(v);
         break;
       }
@@ -139,8 +138,8 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
         if (auto err = check_number(spec, v, value))
           return *err;
         if (!std::isfinite(v) || v < spec.min || v > spec.max)
-          return param_failure(spec, "must be in " + describe_bounds(spec) + ", got " +
-                                         value.dump());
+          return param_failure(spec,
+                               "must be in " + describe_bounds(spec) + ", got " + value.dump());
         break;
       }
       case param_type::string: {
@@ -229,10 +228,14 @@ constexpr double max_side = 16384;
 } // namespace
 
 void register_default_steps(step_registry& registry) {
-  registry.add({"decode_jpeg", "Decode JPEG",
+  registry.add({"decode_jpeg",
+                "Decode JPEG",
                 "Wraps the uploaded bytes without copying and decodes them to an 8-bit BGR image "
                 "(cv::imdecode); the declared dimensions are checked first.",
-                stage_kind::decode, value_kind::jpeg_bytes, value_kind::image, {},
+                stage_kind::decode,
+                value_kind::jpeg_bytes,
+                value_kind::image,
+                {},
                 [](const nlohmann::json&) -> step_fn {
                   return [](stage_resources& res, payload& data) -> status {
                     auto image = res.decoder->decode(data.bytes);
@@ -246,8 +249,12 @@ void register_default_steps(step_registry& registry) {
                   };
                 }});
 
-  registry.add({"resize", "Resize", "Resizes the image to exactly width x height (cv::resize).",
-                stage_kind::transform, value_kind::image, value_kind::image,
+  registry.add({"resize",
+                "Resize",
+                "Resizes the image to exactly width x height (cv::resize).",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
                 {integer_param("width", 640, 1, max_side, "target width in pixels"),
                  integer_param("height", 640, 1, max_side, "target height in pixels"),
                  string_param("interpolation", "linear", {"nearest", "linear", "area", "cubic"},
@@ -262,9 +269,12 @@ void register_default_steps(step_registry& registry) {
                   };
                 }});
 
-  registry.add({"normalize", "Normalize",
+  registry.add({"normalize",
+                "Normalize",
                 "Stretches pixel values to [alpha, beta] (cv::normalize, NORM_MINMAX, 8-bit).",
-                stage_kind::transform, value_kind::image, value_kind::image,
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
                 {number_param("alpha", 0, 0, 255, "lower bound of the output range"),
                  number_param("beta", 255, 0, 255, "upper bound of the output range")},
                 [](const nlohmann::json& p) -> step_fn {
@@ -275,8 +285,12 @@ void register_default_steps(step_registry& registry) {
                   };
                 }});
 
-  registry.add({"encode_jpeg", "Encode JPEG", "Encodes the image as JPEG bytes (cv::imencode).",
-                stage_kind::transform, value_kind::image, value_kind::encoded_bytes,
+  registry.add({"encode_jpeg",
+                "Encode JPEG",
+                "Encodes the image as JPEG bytes (cv::imencode).",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::encoded_bytes,
                 {integer_param("quality", 95, 1, 100, "JPEG quality")},
                 [](const nlohmann::json& p) -> step_fn {
                   int quality = p["quality"].get<int>();
@@ -288,8 +302,13 @@ void register_default_steps(step_registry& registry) {
                   };
                 }});
 
-  registry.add({"base64", "Base64 encode", "Encodes bytes as base64 text for the ML service.",
-                stage_kind::transform, value_kind::encoded_bytes, value_kind::base64_text, {},
+  registry.add({"base64",
+                "Base64 encode",
+                "Encodes bytes as base64 text for the ML service.",
+                stage_kind::transform,
+                value_kind::encoded_bytes,
+                value_kind::base64_text,
+                {},
                 [](const nlohmann::json&) -> step_fn {
                   return [](stage_resources&, payload& data) -> status {
                     std::string text;
@@ -301,36 +320,39 @@ void register_default_steps(step_registry& registry) {
                   };
                 }});
 
-  registry.add({"detect", "ML detection",
-                "Sends the base64 image to the ML service and keeps the box it finds.",
-                stage_kind::detect, value_kind::base64_text, value_kind::detection,
-                {string_param("url", "", {}, "ML endpoint; empty means the service's --ml-url"),
-                 integer_param("timeout_ms", 0, 0, 60000,
-                               "timeout of one ML call; 0 means the service's --ml-timeout-ms"),
-                 number_param("min_confidence", 0, 0, 1,
-                              "boxes below this confidence count as not found")},
-                [](const nlohmann::json& p) -> step_fn {
-                  std::string url = p["url"].get<std::string>();
-                  std::chrono::milliseconds timeout{p["timeout_ms"].get<int>()};
-                  double min_confidence = p["min_confidence"].get<double>();
-                  return [=](stage_resources& res, payload& data) -> status {
-                    // The step's own timeout, or the settings' one, cut to the time left.
-                    auto limit = timeout.count() > 0 ? timeout : res.detector->settings().timeout;
-                    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        data.deadline - std::chrono::steady_clock::now());
-                    if (left < limit)
-                      limit = std::max(left, std::chrono::milliseconds(1));
-                    auto found = res.detector->detect(data.text, url, limit);
-                    if (!found)
-                      return found.error();
-                    data.found = *found;
-                    if (data.found && data.found->confidence < min_confidence)
-                      data.found.reset();
-                    data.text.clear();
-                    data.kind = value_kind::detection;
-                    return std::nullopt;
-                  };
-                }});
+  registry.add(
+      {"detect",
+       "ML detection",
+       "Sends the base64 image to the ML service and keeps the box it finds.",
+       stage_kind::detect,
+       value_kind::base64_text,
+       value_kind::detection,
+       {string_param("url", "", {}, "ML endpoint; empty means the service's --ml-url"),
+        integer_param("timeout_ms", 0, 0, 60000,
+                      "timeout of one ML call; 0 means the service's --ml-timeout-ms"),
+        number_param("min_confidence", 0, 0, 1, "boxes below this confidence count as not found")},
+       [](const nlohmann::json& p) -> step_fn {
+         std::string url = p["url"].get<std::string>();
+         std::chrono::milliseconds timeout{p["timeout_ms"].get<int>()};
+         double min_confidence = p["min_confidence"].get<double>();
+         return [=](stage_resources& res, payload& data) -> status {
+           // The step's own timeout, or the settings' one, cut to the time left.
+           auto limit = timeout.count() > 0 ? timeout : res.detector->settings().timeout;
+           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+               data.deadline - std::chrono::steady_clock::now());
+           if (left < limit)
+             limit = std::max(left, std::chrono::milliseconds(1));
+           auto found = res.detector->detect(data.text, url, limit);
+           if (!found)
+             return found.error();
+           data.found = *found;
+           if (data.found && data.found->confidence < min_confidence)
+             data.found.reset();
+           data.text.clear();
+           data.kind = value_kind::detection;
+           return std::nullopt;
+         };
+       }});
 
   // Steps for pipelines other than car detection. Each is image -> image except encode; all run
   // on the preprocessor (stage transform) and fail with step_failed when they cannot apply.

@@ -65,7 +65,9 @@ nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std
   return out;
 }
 
-nlohmann::json error_body(const std::string& detail) { return {{"detail", detail}}; }
+nlohmann::json error_body(const std::string& detail) {
+  return {{"detail", detail}};
+}
 
 std::string to_text(const nlohmann::json& json) {
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -4,9 +4,8 @@ namespace imgproc {
 
 result<int> parse_pipeline_id(std::string_view text) {
   auto bad = [&] {
-    return make_failure(error_code::bad_request,
-                        "pipeline_id must be a positive integer, got '" +
-                            std::string{text.substr(0, 40)} + "'");
+    return make_failure(error_code::bad_request, "pipeline_id must be a positive integer, got '" +
+                                                     std::string{text.substr(0, 40)} + "'");
   };
   if (text.empty() || text.size() > 10)
     return bad();
@@ -27,7 +26,11 @@ namespace {
 std::size_t utf8_length(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  std::size_t n = c < 0x80           ? 1
+                  : (c >> 5) == 0x6  ? 2
+                  : (c >> 4) == 0xE  ? 3
+                  : (c >> 3) == 0x1E ? 4
+                                     : 0;
   if (n == 0 || i + n > s.size())
     return 0;
   for (std::size_t k = 1; k < n; ++k)
@@ -41,8 +44,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
       return 0;
   }
   if (n == 4) {
-    unsigned cp = ((c & 0x07) << 18) | ((byte(i + 1) & 0x3F) << 12) |
-                  ((byte(i + 2) & 0x3F) << 6) | (byte(i + 3) & 0x3F);
+    unsigned cp = ((c & 0x07) << 18) | ((byte(i + 1) & 0x3F) << 12) | ((byte(i + 2) & 0x3F) << 6) |
+                  (byte(i + 3) & 0x3F);
     if (cp < 0x10000 || cp > 0x10FFFF)
       return 0;
   }

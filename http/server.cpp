@@ -8,9 +8,8 @@
 #include "core/upload.hpp"
 #include "http/upload_parser.hpp"
 
-#include <optional>
-
 #include <atomic>
+#include <optional>
 #include <restinio/all.hpp>
 
 namespace imgproc {
@@ -180,8 +179,8 @@ struct http_server::impl {
       auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
           req->header().query());
       if (!query)
-        return answer_now(req, error_reply(make_failure(error_code::bad_request,
-                                                        "malformed query string")));
+        return answer_now(
+            req, error_reply(make_failure(error_code::bad_request, "malformed query string")));
       std::optional<std::string_view> query_id;
       if (query->has("pipeline_id")) {
         auto value = (*query)["pipeline_id"];
@@ -195,12 +194,12 @@ struct http_server::impl {
       if (auto header = read_jpeg_header(upload->image)) {
         auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
         if (pixels > settings.max_image_pixels)
-          return answer_now(
-              req, error_reply(make_failure(
-                       error_code::image_too_large,
-                       "image is " + std::to_string(header->width) + "x" +
-                           std::to_string(header->height) + " pixels, over the limit of " +
-                           std::to_string(settings.max_image_pixels) + " pixels")));
+          return answer_now(req,
+                            error_reply(make_failure(
+                                error_code::image_too_large,
+                                "image is " + std::to_string(header->width) + "x" +
+                                    std::to_string(header->height) + " pixels, over the limit of " +
+                                    std::to_string(settings.max_image_pixels) + " pixels")));
       }
       process_request work;
       work.pipeline_id = upload->pipeline_id;
@@ -235,8 +234,9 @@ struct http_server::impl {
     if (header.rfind(prefix, 0) == 0 &&
         same_secret(std::string_view{header}.substr(prefix.size()), settings.admin_token))
       return std::nullopt;
-    return http_reply{401, to_text(error_body("a valid admin token is required: "
-                                              "Authorization: Bearer <token>")),
+    return http_reply{401,
+                      to_text(error_body("a valid admin token is required: "
+                                         "Authorization: Bearer <token>")),
                       {}};
   }
 
@@ -358,9 +358,8 @@ struct http_server::impl {
       auto id = route_id(params, "id");
       if (!id)
         return guarded(req, [&] { return bad_id(req); });
-      return change_pipeline(req, [&](reply_ptr reply) {
-        service.delete_pipeline(*id, std::move(reply));
-      });
+      return change_pipeline(
+          req, [&](reply_ptr reply) { service.delete_pipeline(*id, std::move(reply)); });
     });
     router->http_get("/health", [](auto req, auto) {
       return guarded(req, [&] { return answer_now(req, {200, R"({"status":"ok"})", {}}); });
@@ -381,7 +380,9 @@ struct http_server::impl {
 http_server::http_server(http_settings settings, image_service& service)
     : impl_(std::make_unique<impl>(std::move(settings), service)) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 void http_server::start() {
   auto& s = impl_->settings;
@@ -421,6 +422,8 @@ void http_server::stop() {
   }
 }
 
-std::uint16_t http_server::port() const { return impl_->bound_port.load(); }
+std::uint16_t http_server::port() const {
+  return impl_->bound_port.load();
+}
 
 } // namespace imgproc

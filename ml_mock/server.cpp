@@ -27,18 +27,18 @@ std::string_view to_std(restinio::string_view_t v) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-  case 200:
-    return "OK";
-  case 400:
-    return "Bad Request";
-  case 404:
-    return "Not Found";
-  case 405:
-    return "Method Not Allowed";
-  case 413:
-    return "Payload Too Large";
-  default:
-    return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    default:
+      return "Internal Server Error";
   }
 }
 

@@ -33,10 +33,10 @@ TEST(base64, decoding_skips_line_breaks) {
 }
 
 TEST(base64, rejects_what_is_not_base64) {
-  EXPECT_FALSE(base64_decode("Zm9"));       // length not a multiple of 4
-  EXPECT_FALSE(base64_decode("Zm9v!mFy"));  // outside the alphabet
-  EXPECT_FALSE(base64_decode("Zg==Zm9v"));  // data after padding
-  EXPECT_FALSE(base64_decode("Z==="));      // too much padding
+  EXPECT_FALSE(base64_decode("Zm9"));        // length not a multiple of 4
+  EXPECT_FALSE(base64_decode("Zm9v!mFy"));   // outside the alphabet
+  EXPECT_FALSE(base64_decode("Zg==Zm9v"));   // data after padding
+  EXPECT_FALSE(base64_decode("Z==="));       // too much padding
   EXPECT_FALSE(base64_decode("not base64")); // space is skipped, but '=' rules and length fail
 }
 

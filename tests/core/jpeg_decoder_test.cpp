@@ -1,5 +1,4 @@
 #include "core/jpeg_decoder.hpp"
-
 #include "tests/support/test_images.hpp"
 
 #include <gtest/gtest.h>
@@ -31,8 +30,8 @@ TEST(jpeg_decoder, does_not_copy_the_upload_before_decoding) {
 
 TEST(jpeg_decoder, refuses_what_is_not_a_jpeg) {
   jpeg_decoder decoder;
-  for (std::string bytes : {std::string{}, std::string{"hello"},
-                            std::string{"\x89PNG\r\n\x1a\n0000000000", 18}}) {
+  for (std::string bytes :
+       {std::string{}, std::string{"hello"}, std::string{"\x89PNG\r\n\x1a\n0000000000", 18}}) {
     auto image = decoder.decode(bytes);
     ASSERT_FALSE(image);
     EXPECT_EQ(image.error().code, error_code::unsupported_media_type);
@@ -49,9 +48,9 @@ TEST(jpeg_decoder, refuses_declared_dimensions_over_the_limit_before_decoding) {
 
 TEST(jpeg_decoder, refuses_a_tiny_file_declaring_a_huge_frame) {
   // SOI, then a baseline frame header declaring 60000x60000 pixels, then nothing.
-  const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA,
-                                 0x60, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03,
-                                 0x11, 0x01, 0xFF, 0xD9};
+  const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA,
+                                 0x60, 0xEA, 0x60, 0x03, 0x01, 0x22, 0x00, 0x02,
+                                 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9};
   std::string_view jpeg{reinterpret_cast<const char*>(bytes), sizeof bytes};
   auto header = read_jpeg_header(jpeg);
   ASSERT_TRUE(header);

@@ -1,7 +1,6 @@
-#include "core/preprocessor.hpp"
-
 #include "common/base64.hpp"
 #include "core/jpeg_decoder.hpp"
+#include "core/preprocessor.hpp"
 #include "tests/support/test_images.hpp"
 
 #include <gtest/gtest.h>

@@ -1,8 +1,7 @@
-#include "core/step_registry.hpp"
-
 #include "core/jpeg_decoder.hpp"
 #include "core/pipeline_plan.hpp"
 #include "core/preprocessor.hpp"
+#include "core/step_registry.hpp"
 #include "tests/support/test_images.hpp"
 
 #include <gtest/gtest.h>
@@ -29,9 +28,10 @@ TEST_F(step_registry_test, registers_every_car_detection_stage_once) {
   for (auto handler : {"decode_jpeg", "resize", "normalize", "encode_jpeg", "base64", "detect"})
     EXPECT_NE(registry.find(handler), nullptr) << handler;
   EXPECT_EQ(registry.find("bogus"), nullptr);
-  EXPECT_THROW(registry.add({"resize", "", "", stage_kind::transform, value_kind::image,
-                             value_kind::image, {}, {}}),
-               std::logic_error);
+  EXPECT_THROW(
+      registry.add(
+          {"resize", "", "", stage_kind::transform, value_kind::image, value_kind::image, {}, {}}),
+      std::logic_error);
 }
 
 TEST_F(step_registry_test, car_detection_pipeline_plans) {

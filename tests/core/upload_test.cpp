@@ -1,6 +1,5 @@
-#include "core/upload.hpp"
-
 #include "core/task_json.hpp"
+#include "core/upload.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,8 +40,8 @@ TEST(task_json, has_exactly_the_original_shape) {
             R"({"id":23,"pipeline_id":1,"status":"detected","filename":"a.jpg","data":)"
             R"({"top_left_x":200,"top_left_y":300,"width":150,"height":50,"confidence":0.83,)"
             R"("class_id":1}})");
-  auto none = task_response(24, 1, detection_status(std::nullopt), "b.jpg",
-                            detection_json(std::nullopt));
+  auto none =
+      task_response(24, 1, detection_status(std::nullopt), "b.jpg", detection_json(std::nullopt));
   EXPECT_EQ(none["status"], "undetected");
   EXPECT_EQ(none["data"], nlohmann::ordered_json::array());
 }

@@ -1,5 +1,4 @@
 #include "http/upload_parser.hpp"
-
 #include "tests/support/test_images.hpp"
 
 #include <gtest/gtest.h>
@@ -18,7 +17,9 @@ std::string part(const std::string& name, const std::string& body,
   return out + "\r\n\r\n" + body + "\r\n";
 }
 
-std::string close() { return "--" + boundary + "--\r\n"; }
+std::string close() {
+  return "--" + boundary + "--\r\n";
+}
 
 TEST(upload_parser, reads_the_image_and_the_query_id_without_copying) {
   auto jpeg = testing::gradient_jpeg(32, 32);
@@ -56,8 +57,8 @@ TEST(upload_parser, every_malformed_request_is_a_400) {
   expect_bad(content_type, ok_body, std::string_view{"0"}, "positive integer");
   expect_bad(content_type, part("other", "x") + close(), std::string_view{"1"},
              "image_file is required");
-  expect_bad(content_type, part("image_file", jpeg, "a.jpg") + part("image_file", jpeg, "b.jpg") +
-                               close(),
+  expect_bad(content_type,
+             part("image_file", jpeg, "a.jpg") + part("image_file", jpeg, "b.jpg") + close(),
              std::string_view{"1"}, "more than once");
   expect_bad(content_type, part("image_file", "", "a.jpg") + close(), std::string_view{"1"},
              "empty");

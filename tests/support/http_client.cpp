@@ -140,6 +140,27 @@ http_response post_raw(const std::string& url, const std::string& body,
   return perform(curl.get(), response, url);
 }
 
+http_response send_request(const std::string& method, const std::string& url,
+                           const std::string& body, const std::vector<std::string>& header_lines,
+                           const std::string& content_type, std::chrono::milliseconds timeout) {
+  http_response response;
+  auto curl = make_handle(url, timeout, response);
+  bool with_body = !body.empty() || method == "POST" || method == "PUT";
+  if (with_body) {
+    // POSTFIELDS makes it a POST; CUSTOMREQUEST below then only renames the verb.
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(body.size()));
+  }
+  if (method != "GET" && method != "POST")
+    curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  auto headers = base_headers(with_body ? content_type : "");
+  for (const auto& line : header_lines)
+    headers.reset(curl_slist_append(headers.release(), line.c_str()));
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  return perform(curl.get(), response, url);
+}
+
 namespace {
 
 /// Whether `data` holds one whole response: headers, then Content-Length bytes of body.

@@ -54,6 +54,15 @@ http_response post_raw(const std::string& url, const std::string& body,
                        const std::string& content_type,
                        std::chrono::milliseconds timeout = default_http_timeout);
 
+/// Any method (PUT, DELETE, POST, GET) with an optional body and extra header lines such as
+/// "Authorization: Bearer x". A non-empty body is sent with `content_type`; an empty one is not
+/// sent at all, except for POST and PUT, which send an empty body.
+http_response send_request(const std::string& method, const std::string& url,
+                           const std::string& body = "",
+                           const std::vector<std::string>& header_lines = {},
+                           const std::string& content_type = "application/json",
+                           std::chrono::milliseconds timeout = default_http_timeout);
+
 /// Writes `request` as-is to host:port and returns every byte the server sends until it closes
 /// the connection or one complete response (headers + Content-Length body) has arrived. Returns
 /// what arrived so far when `timeout` passes. Throws if it cannot connect.
