@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "common/http_status.hpp"
 #include "common/log.hpp"
 #include "common/options.hpp"
 #include "core/errors.hpp"
@@ -23,43 +24,6 @@ struct server_traits : restinio::default_traits_t {
 };
 
 using running_server = restinio::running_server_handle_t<server_traits>;
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Payload Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 201:
-      return "Created";
-    case 401:
-      return "Unauthorized";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 422:
-      return "Unprocessable Entity";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Unknown";
-  }
-}
 
 /// Writes one JSON response; RESTinio dispatches it onto the connection's strand, so any thread
 /// may call this.

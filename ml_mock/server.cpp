@@ -1,5 +1,6 @@
 #include "ml_mock/server.hpp"
 
+#include "common/http_status.hpp"
 #include "common/log.hpp"
 #include "ml_mock/box_generator.hpp"
 #include "ml_mock/detect_handler.hpp"
@@ -23,23 +24,6 @@ constexpr std::size_t body_cap_slack = 1024 * 1024;
 
 std::string_view to_std(restinio::string_view_t v) {
   return {v.data(), v.size()};
-}
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Payload Too Large";
-    default:
-      return "Internal Server Error";
-  }
 }
 
 bool valid_host(const std::string& host) {
