@@ -38,6 +38,7 @@ struct local_node::impl {
   node_settings settings;
   std::shared_ptr<const step_registry> registry;
   std::atomic<bool> stopping{false};
+  bool actors_stopped = false;
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
   services_ptr services;

@@ -21,6 +21,11 @@ template <class T, class F> caf::result<T> with_db(pointer self, const char* wha
   job_scope scope{*self->state.load};
   try {
     return self->state.session->run(std::forward<F>(fn));
+  } catch (const db::pipeline_gone& e) {
+    return to_caf_error(make_failure(error_code::pipeline_retired, e.what()));
+  } catch (const pqxx::foreign_key_violation&) {
+    // A pipeline deleted (it had no tasks) between loading its plan and creating the task.
+    return to_caf_error(make_failure(error_code::pipeline_not_found, "the pipeline was deleted"));
   } catch (const std::exception& e) {
     log::warning("persistence", std::string{what} + " failed: " + e.what());
     return to_caf_error(make_failure(error_code::database_unavailable,

@@ -56,6 +56,8 @@ template <class F> caf::result<json_reply> with_db(pointer self, const char* wha
     return self->state.session->run(std::forward<F>(fn));
   } catch (const db::pipeline_conflict& e) {
     return problem(409, e.what());
+  } catch (const db::unknown_handler& e) {
+    return problem(422, e.what());
   } catch (const std::invalid_argument& e) {
     return problem(400, e.what());
   } catch (const std::exception& e) {

@@ -150,6 +150,9 @@ int run_serve(const std::vector<std::string>& args) {
     local_node node{settings.node, registry};
     http_server server{settings.http, node};
     server.start();
+    if (settings.http.admin_token.empty())
+      log::warning("imgproc", "no --admin-token: anyone who reaches this port can change "
+                              "pipelines; set IMGPROC_ADMIN_TOKEN in production");
     std::cout << "imgproc listening on http://" << settings.http.host << ":" << server.port()
               << std::endl;
     log::info("imgproc", "serving: database " + db::redact_dsn(settings.dsn) + ", ML service " +

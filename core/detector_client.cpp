@@ -1,5 +1,7 @@
 #include "core/detector_client.hpp"
 
+#include "core/task_json.hpp"
+
 #include <cmath>
 #include <curl/curl.h>
 #include <mutex>
@@ -60,12 +62,24 @@ result<detection> parse_box(const nlohmann::json& box) {
 
 } // namespace
 
+bool url_allowed(const detector_settings& settings, const std::string& url) {
+  if (url.empty() || url == settings.url)
+    return true;
+  for (const auto& prefix : settings.allowed_urls)
+    if (!prefix.empty() && url.rfind(prefix, 0) == 0)
+      return true;
+  return false;
+}
+
 void init_http_client_library() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 result<std::optional<detection>> parse_ml_answer(std::string_view body) {
+  if (!json_depth_at_most(body, 4))
+    return make_failure(error_code::ml_bad_response,
+                        "ML service answered JSON nested deeper than a list of boxes");
   auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (json.is_discarded() || !json.is_array())
     return make_failure(error_code::ml_bad_response,
@@ -108,6 +122,9 @@ result<std::optional<detection>> detector_client::detect(std::string_view base64
   auto* curl = static_cast<CURL*>(curl_);
   if (!curl)
     return make_failure(error_code::internal, "libcurl could not be initialised");
+  if (!url_allowed(settings_, url))
+    return make_failure(error_code::step_failed,
+                        "the ML url " + url + " is not allowed (see --ml-allowed-urls)");
   const std::string& target = url.empty() ? settings_.url : url;
   auto limit = timeout.count() > 0 ? timeout : settings_.timeout;
   response_.clear();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct curl_slist;
 
@@ -21,7 +22,13 @@ struct detector_settings {
   std::string url = "http://127.0.0.1:5000/ml-process-img";
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds connect_timeout{1000};
+  /// URL prefixes a pipeline's detect step may name besides `url`. Pipelines are edited over
+  /// the API, so an arbitrary URL would let a client make this service call anything.
+  std::vector<std::string> allowed_urls;
 };
+
+/// Whether a detect step may call `url` under these settings.
+bool url_allowed(const detector_settings& settings, const std::string& url);
 
 /// Parses the ML service's answer: `[]`, one box `[x, y, w, h, conf, label]`, or a list of such
 /// boxes (the most confident one is kept). Anything else is an ml_bad_response failure.

@@ -1,5 +1,7 @@
 #include "core/pipeline_plan.hpp"
 
+#include "core/task_json.hpp"
+
 namespace imgproc {
 
 result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
@@ -42,6 +44,8 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
 result<pipeline_definition> parse_pipeline_definition(const step_registry& registry,
                                                       std::string_view body) {
   auto bad = [](std::string detail) { return make_failure(error_code::bad_request, detail); };
+  if (!json_depth_at_most(body, 16))
+    return bad("the body nests deeper than 16 levels");
   auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (json.is_discarded() || !json.is_object())
     return bad("the body must be a JSON object: {\"title\": ..., \"steps\": [...]}");

@@ -69,6 +69,31 @@ nlohmann::json error_body(const std::string& detail) {
   return {{"detail", detail}};
 }
 
+bool json_depth_at_most(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"')
+      in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return false;
+    } else if (c == ']' || c == '}')
+      --depth;
+  }
+  return true;
+}
+
 std::string to_text(const nlohmann::json& json) {
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace imgproc {
 
@@ -38,6 +39,11 @@ nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std
 
 /// {"detail": "..."}: the original's error shape.
 nlohmann::json error_body(const std::string& detail);
+
+/// Whether the JSON text nests arrays and objects at most `max_depth` deep. Checked before
+/// parsing untrusted input: nlohmann::json copies, dumps and destroys values recursively, so a
+/// few hundred kilobytes of brackets would overflow the stack.
+bool json_depth_at_most(std::string_view text, int max_depth);
 
 /// Serializes without ever throwing on invalid UTF-8 (it is replaced).
 std::string to_text(const nlohmann::json& json);

@@ -197,8 +197,12 @@ std::optional<pipeline_record> replace_pipeline(pqxx::connection& conn, int id,
   const std::string steps = steps_json(draft);
   pqxx::work txn{conn, "imgproc_replace_pipeline"};
   add_missing_kinds(txn, steps);
-  // Steps first, pipeline row second: the order the version triggers lock in when steps are
-  // edited by plain SQL, so the two cannot deadlock.
+  // The pipeline row first: a second replace (or a delete) waits here, and its DELETE of the
+  // steps then sees this one's committed steps. (A plain-SQL step edit locks the other way
+  // round; should both meet, PostgreSQL detects the deadlock and fails one of them cleanly.)
+  const auto locked = txn.exec_prepared(lock_stmt, id);
+  if (locked.empty() || locked[0][0].as<bool>())
+    return std::nullopt; // missing or retired
   txn.exec_prepared(delete_steps_stmt, id);
   try {
     const auto updated = txn.exec_prepared(update_stmt, id, checked_text(draft.title, "title"),

@@ -73,9 +73,12 @@ task_record to_task(const pqxx::row& row) {
 void prepare_task_statements(pqxx::connection& conn) {
   conn.prepare(create_stmt, "INSERT INTO tasks (pipeline_id, status, filename)"
                             " VALUES ($1, 'processing', $2) RETURNING id");
+  // Only for an active pipeline: a request that planned before a DELETE must not add a task
+  // to a pipeline that was just deleted or retired.
   conn.prepare(create_versioned_stmt,
                "INSERT INTO tasks (pipeline_id, pipeline_version, status, filename)"
-               " VALUES ($1, $2, 'processing', $3) RETURNING id");
+               " SELECT $1, $2, 'processing', $3 FROM pipelines"
+               " WHERE id = $1 AND retired_at IS NULL RETURNING id");
   conn.prepare(finish_stmt, "UPDATE tasks SET status = $2, data = $3::jsonb, finished_at = now()"
                             " WHERE id = $1 AND status = 'processing'");
   conn.prepare(fail_stmt, "UPDATE tasks SET status = 'failed', error = $2, finished_at = now()"
@@ -114,9 +117,12 @@ std::int64_t create_task(pqxx::connection& conn, int pipeline_id, std::string_vi
 std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,
                          std::string_view filename) {
   pqxx::nontransaction txn{conn};
-  const auto row = txn.exec_prepared1(create_versioned_stmt, pipeline_id, pipeline_version,
+  const auto rows = txn.exec_prepared(create_versioned_stmt, pipeline_id, pipeline_version,
                                       text_param(filename, "filename"));
-  return row[0].as<std::int64_t>();
+  if (rows.empty())
+    throw pipeline_gone("pipeline " + std::to_string(pipeline_id) +
+                        " was deleted or retired before the task started");
+  return rows[0][0].as<std::int64_t>();
 }
 
 bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,

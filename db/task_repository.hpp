@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/connection>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,9 +42,16 @@ void prepare_task_statements(pqxx::connection& conn);
 /// overload below: without the version a task's result cannot be traced to the steps it ran.
 std::int64_t create_task(pqxx::connection& conn, int pipeline_id, std::string_view filename);
 
+/// The pipeline of a new task was deleted or retired after its plan was loaded.
+class pipeline_gone : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// Inserts a 'processing' task that runs `pipeline_version` of the pipeline (the version
 /// find_pipeline returned with the steps being run) and returns its id.
-/// Throws pqxx::foreign_key_violation if that pipeline version does not exist.
+/// Throws pipeline_gone if the pipeline is no longer active, pqxx::foreign_key_violation if
+/// that pipeline version does not exist.
 std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,
                          std::string_view filename);
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <optional>
+#include <regex>
 #include <restinio/all.hpp>
 
 namespace imgproc {
@@ -78,10 +79,11 @@ restinio::request_handling_status_t answer_now(const restinio::request_handle_t&
 }
 
 bool is_known_path(std::string_view path) {
-  return path == "/process-image" || path == "/process_image" || path == "/api/process-image" ||
-         path == "/health" || path == "/steps" || path == "/tasks" ||
-         path.rfind("/tasks/", 0) == 0 || path.rfind("/api/tasks/", 0) == 0 ||
-         path == "/pipelines" || path.rfind("/pipelines/", 0) == 0;
+  // Only for requests no route matched: tells 405 (a known path, wrong method) from 404.
+  static const std::regex known{
+      R"(/(process-image|process_image|api/process-image|health|steps|tasks|pipelines)"
+      R"(|(api/)?tasks/[^/]+|pipelines/[^/]+(/versions/[^/]+)?))"};
+  return std::regex_match(path.begin(), path.end(), known);
 }
 
 /// Compares in time independent of where the strings differ, so the token cannot be guessed
@@ -194,9 +196,12 @@ struct http_server::impl {
     if (settings.admin_token.empty())
       return std::nullopt;
     auto header = req->header().get_field_or(restinio::http_field::authorization, "");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 &&
-        same_secret(std::string_view{header}.substr(prefix.size()), settings.admin_token))
+    // The scheme name is case-insensitive (RFC 7235); the token is not.
+    const std::string_view scheme = "bearer ";
+    if (header.size() > scheme.size() &&
+        restinio::impl::is_equal_caseless(std::string_view{header}.substr(0, scheme.size()),
+                                          scheme) &&
+        same_secret(std::string_view{header}.substr(scheme.size()), settings.admin_token))
       return std::nullopt;
     return http_reply{401,
                       to_text(error_body("a valid admin token is required: "
@@ -304,26 +309,35 @@ struct http_server::impl {
       return guarded(req, [&] {
         auto id = route_id(params, "id");
         auto version = route_id(params, "version");
-        if (!id || !version)
+        if (!id)
           return bad_id(req);
+        if (!version)
+          return answer_now(req, error_reply(make_failure(error_code::bad_request,
+                                                          "version must be a positive integer")));
         service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(req));
         return restinio::request_accepted();
       });
     });
-    router->http_put("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+    // The token is checked before anything else (change_pipeline), even the id.
+    router->http_put("/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      if (!id)
-        return guarded(req, [&] { return bad_id(req); });
       return change_pipeline(req, [&](reply_ptr reply) {
-        service.replace_pipeline(*id, std::string{req->body()}, std::move(reply));
+        if (id)
+          service.replace_pipeline(*id, std::string{req->body()}, std::move(reply));
+        else
+          reply->send(error_reply(
+              make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
       });
     });
-    router->http_delete("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+    router->http_delete("/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      if (!id)
-        return guarded(req, [&] { return bad_id(req); });
-      return change_pipeline(
-          req, [&](reply_ptr reply) { service.delete_pipeline(*id, std::move(reply)); });
+      return change_pipeline(req, [&](reply_ptr reply) {
+        if (id)
+          service.delete_pipeline(*id, std::move(reply));
+        else
+          reply->send(error_reply(
+              make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
+      });
     });
     router->http_get("/health", [](auto req, auto) {
       return guarded(req, [&] { return answer_now(req, {200, R"({"status":"ok"})", {}}); });

@@ -42,11 +42,35 @@ TEST(parse_ml_answer, garbage_is_a_bad_response) {
 
 TEST(detector_client, unreachable_service_is_ml_unavailable) {
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  detector_client client{{"http://127.0.0.1:1/ml-process-img", std::chrono::milliseconds(2000),
-                          std::chrono::milliseconds(1000)}};
+  detector_client client{{"http://127.0.0.1:1/ml-process-img",
+                          std::chrono::milliseconds(2000),
+                          std::chrono::milliseconds(1000),
+                          {}}};
   auto r = client.detect("Zm9v", "", std::chrono::milliseconds(0));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, error_code::ml_unavailable);
+}
+
+TEST(detector_client, a_step_may_only_call_allowed_urls) {
+  detector_settings settings{"http://ml:5000/ml-process-img",
+                             std::chrono::milliseconds(100),
+                             std::chrono::milliseconds(100),
+                             {"http://ml-b:5000/"}};
+  EXPECT_TRUE(url_allowed(settings, ""));
+  EXPECT_TRUE(url_allowed(settings, "http://ml:5000/ml-process-img"));
+  EXPECT_TRUE(url_allowed(settings, "http://ml-b:5000/detect"));
+  EXPECT_FALSE(url_allowed(settings, "http://127.0.0.1:8000/tasks/1"));
+  detector_client client{settings};
+  auto r = client.detect("Zm9v", "http://169.254.169.254/latest", std::chrono::milliseconds(0));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, error_code::step_failed);
+}
+
+TEST(parse_ml_answer, refuses_deep_nesting_without_recursing) {
+  std::string deep(100000, '[');
+  auto r = parse_ml_answer(deep);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, error_code::ml_bad_response);
 }
 
 } // namespace

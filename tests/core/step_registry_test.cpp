@@ -103,5 +103,14 @@ TEST_F(step_registry_test, image_steps_run_on_the_payload_in_place) {
   EXPECT_FALSE(data.text.empty());
 }
 
+TEST_F(step_registry_test, pipeline_definitions_refuse_deep_nesting_before_parsing) {
+  std::string body = R"({"title":"x","steps":[{"handler":"decode_jpeg","params":{"a":)";
+  body += std::string(200000, '[') + std::string(200000, ']') + "}}]}";
+  auto def = parse_pipeline_definition(registry, body);
+  ASSERT_FALSE(def);
+  EXPECT_EQ(def.error().code, error_code::bad_request);
+  EXPECT_NE(def.error().detail.find("nests deeper"), std::string::npos);
+}
+
 } // namespace
 } // namespace imgproc
