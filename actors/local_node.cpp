@@ -248,6 +248,30 @@ void local_node::delete_pipeline(int id, reply_ptr reply) {
       std::move(reply), delete_atom::value, id);
 }
 
+void local_node::check_ready(reply_ptr reply) {
+  if (impl_->stopping)
+    return reply->send(shutting_down());
+  auto worker = impl_->services->persistence.pick();
+  try {
+    impl_->system->spawn([worker, reply](caf::event_based_actor* self) {
+      self->request(worker, std::chrono::seconds(2), ping_atom::value)
+          .then(
+              [reply](bool up) {
+                if (up)
+                  reply->send({200, R"({"status":"ready"})", {}});
+                else
+                  reply->send({503, to_text(error_body("the database does not answer")), "1"});
+              },
+              [reply](caf::error&) {
+                reply->send(
+                    {503, to_text(error_body("the database does not answer in time")), "1"});
+              });
+    });
+  } catch (const std::exception& e) {
+    reply->send({500, to_text(error_body(e.what())), {}});
+  }
+}
+
 void local_node::get_task(std::int64_t id, reply_ptr reply) {
   if (impl_->stopping) {
     reply->send(shutting_down());

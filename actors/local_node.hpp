@@ -46,6 +46,7 @@ public:
   void create_pipeline(std::string body, reply_ptr reply) override;
   void replace_pipeline(int id, std::string body, reply_ptr reply) override;
   void delete_pipeline(int id, reply_ptr reply) override;
+  void check_ready(reply_ptr reply) override;
 
   /// Refuses new work (503 with Retry-After) and waits up to `grace` for the requests in flight
   /// to be answered and their rows written. Returns whether all of them finished.

@@ -36,6 +36,7 @@ using delete_atom = caf::atom_constant<caf::atom("delete")>;
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using fail_atom = caf::atom_constant<caf::atom("fail")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
 // -- timers -------------------------------------------------------------------------------------
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;

@@ -93,6 +93,12 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
           return json_reply{200, to_text(body)};
         });
       },
+      [self](ping_atom) {
+        job_scope scope{*self->state.load};
+        // A connection the server closed is only noticed on use, and then dropped: the second
+        // try opens a fresh one, so a database that is back reads as up at once.
+        return self->state.session->healthy() || self->state.session->healthy();
+      },
       [self](get_atom, std::int64_t id) {
         return with_db<task_view>(self, "reading a task", [&](pqxx::connection& conn) {
           auto task = db::find_task(conn, id);

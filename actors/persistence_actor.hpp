@@ -7,6 +7,7 @@
 ///             (fail_atom, task_failure)   answers: whether a processing row was failed
 ///             (get_atom, int64 id)        answers: task_view (empty json if no such task)
 ///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
+///             (ping_atom)                 answers: whether the database answers `SELECT 1`
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
@@ -34,7 +35,8 @@ using persistence_actor =
                      caf::replies_to<finish_atom, task_outcome>::with<bool>,
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
                      caf::replies_to<get_atom, std::int64_t>::with<task_view>,
-                     caf::replies_to<list_atom, task_filter>::with<json_reply>>;
+                     caf::replies_to<list_atom, task_filter>::with<json_reply>,
+                     caf::replies_to<ping_atom>::with<bool>>;
 
 struct persistence_state {
   static inline const char* name = "persistence";

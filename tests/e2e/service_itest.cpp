@@ -3,7 +3,9 @@
 
 #include "tests/e2e/helpers.hpp"
 #include "tests/support/fake_ml.hpp"
+#include "tests/support/postgres.hpp"
 
+#include <pqxx/pqxx>
 #include <thread>
 
 namespace imgproc::testing::e2e {
@@ -183,6 +185,38 @@ TEST(lifecycle, sigterm_and_sigint_exit_cleanly) {
 
   ASSERT_NE(stack.ml_mock(), nullptr);
   EXPECT_EQ(stack.ml_mock()->stop(SIGTERM), 0);
+}
+
+TEST(routes, ready_follows_the_database) {
+  service_stack stack;
+  auto ready = get(stack.url("/ready"));
+  ASSERT_EQ(ready.status, 200) << ready.body;
+
+  // A database that refuses connections (a real fault, made with SQL): ready turns 503 while
+  // health stays 200, and ready comes back by itself once the database does.
+  std::string name;
+  {
+    pqxx::connection conn{stack.dsn()};
+    pqxx::nontransaction txn{conn};
+    name = txn.exec1("SELECT current_database()")[0].as<std::string>();
+  }
+  pqxx::connection admin{admin_dsn()};
+  auto set_allowed = [&](bool allowed) {
+    pqxx::nontransaction txn{admin};
+    txn.exec("ALTER DATABASE " + txn.quote_name(name) + " ALLOW_CONNECTIONS " +
+             (allowed ? "true" : "false"));
+    if (!allowed)
+      txn.exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                      name);
+  };
+  set_allowed(false);
+  auto down = get(stack.url("/ready"));
+  EXPECT_EQ(down.status, 503) << down.body;
+  expect_error(down, 503);
+  EXPECT_EQ(get(stack.url("/health")).status, 200);
+  set_allowed(true);
+  auto up = get(stack.url("/ready"));
+  EXPECT_EQ(up.status, 200) << up.body;
 }
 
 } // namespace
