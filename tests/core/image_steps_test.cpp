@@ -19,11 +19,7 @@
 namespace imgproc {
 namespace {
 
-cv::Mat decode(const std::string& jpeg) {
-  auto image = jpeg_decoder{}.decode(jpeg);
-  EXPECT_TRUE(image);
-  return image ? image.value() : cv::Mat{};
-}
+using testing::decode;
 
 /// Pixels of `image` (any channel count) that differ from `value` on some channel.
 int count_not_equal(const cv::Mat& image, int value) {

@@ -9,11 +9,7 @@
 namespace imgproc {
 namespace {
 
-cv::Mat decode(const std::string& jpeg) {
-  auto image = jpeg_decoder{}.decode(jpeg);
-  EXPECT_TRUE(image);
-  return image ? image.value() : cv::Mat{};
-}
+using testing::decode;
 
 TEST(preprocessor, resizes_to_exactly_640x640_from_any_shape) {
   preprocessor p;

@@ -2,6 +2,9 @@
 
 // JPEGs made by the tests themselves (cv::imencode), so unit tests need no files.
 
+#include "core/jpeg_decoder.hpp"
+
+#include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -22,6 +25,13 @@ inline std::string gradient_jpeg(int w, int h, int low = 0, int high = 255) {
   std::vector<uchar> out;
   cv::imencode(".jpg", image, out, {cv::IMWRITE_JPEG_QUALITY, 95});
   return std::string(out.begin(), out.end());
+}
+
+/// Decodes with the project's decoder; a failure fails the calling test.
+inline cv::Mat decode(const std::string& jpeg) {
+  auto image = jpeg_decoder{}.decode(jpeg);
+  EXPECT_TRUE(image) << (image ? "" : image.error().detail);
+  return image ? image.value() : cv::Mat{};
 }
 
 } // namespace imgproc::testing
