@@ -446,4 +446,55 @@ TEST_F(pipeline_versions, every_committed_change_notifies_once_with_the_id) {
   EXPECT_EQ(log.drain(conn()), payloads{id}) << "delete";
 }
 
+TEST_F(pipeline_versions, concurrent_replaces_of_one_pipeline_apply_one_after_the_other) {
+  const auto created = create_pipeline(conn(), resize_only("contended", 100));
+  // Hold the pipeline row so that both replaces are in flight at once.
+  pqxx::connection holder_conn{db_.dsn()};
+  pqxx::work holder{holder_conn};
+  holder.exec_params("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE", created.id);
+
+  std::vector<std::string> errors(2);
+  auto replace_with = [&](int index, pipeline_draft draft) {
+    try {
+      pqxx::connection own{db_.dsn()};
+      prepare_pipeline_statements(own);
+      replace_pipeline(own, created.id, draft);
+    } catch (const std::exception& e) {
+      errors[index] = e.what();
+    }
+  };
+  pipeline_draft two_steps = resize_only("contended", 200);
+  two_steps.steps.pop_back();
+  std::thread first(replace_with, 0, two_steps);
+  std::thread second(replace_with, 1, resize_only("contended", 300));
+  // Readiness: both sessions wait on a lock (bounded poll of pg_stat_activity).
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < give_up &&
+         pqxx::nontransaction{conn()}
+                 .exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+                 .as<int>() < 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  holder.commit();
+  first.join();
+  second.join();
+
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+  EXPECT_EQ(current_version(created.id), 3);
+  // The stored steps are exactly one draft's, never a mix of both.
+  const auto stored = find_pipeline(conn(), created.id);
+  ASSERT_TRUE(stored);
+  const auto width = stored->steps.at(1).params["width"].get<int>();
+  ASSERT_TRUE(width == 200 || width == 300) << width;
+  EXPECT_EQ(stored->steps.size(), width == 200 ? 2u : 3u);
+  EXPECT_EQ(as_snapshot(stored->steps), snapshot_steps(created.id, 3));
+}
+
+TEST_F(pipeline_versions, no_task_starts_on_a_retired_pipeline) {
+  const auto created = create_pipeline(conn(), resize_only("short-lived"));
+  create_task(conn(), created.id, created.version, "a.jpg");
+  ASSERT_EQ(remove_pipeline(conn(), created.id), removal::retired);
+  EXPECT_THROW(create_task(conn(), created.id, created.version, "b.jpg"), pipeline_gone);
+}
+
 } // namespace

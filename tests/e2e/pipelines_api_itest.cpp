@@ -694,6 +694,16 @@ TEST(pipelines_api, admin_token_guards_changes_but_not_reads) {
   const std::string path = "/pipelines/" + std::to_string(id);
   expect_error(call(stack, "PUT", path, body), 401);
   expect_error(call(stack, "DELETE", path), 401);
+  // The token is checked before anything about the request, even a malformed id.
+  expect_error(call(stack, "PUT", "/pipelines/abc", body), 401);
+  {
+    SCOPED_TRACE("the scheme name is case-insensitive (RFC 7235), the token is not");
+    auto renamed = pipeline_body("guarded-lowercase", thumbnail_steps(32, 32)).dump();
+    auto put = send_request("PUT", stack.url(path), renamed, {"Authorization: bearer s3cret"});
+    EXPECT_EQ(put.status, 200) << put.body;
+    expect_error(send_request("PUT", stack.url(path), renamed, {"Authorization: bearer S3CRET"}),
+                 401);
+  }
   EXPECT_EQ(get(stack.url(path)).status, 200) << "a refused DELETE removed the pipeline";
 
   // Reads stay open.

@@ -19,6 +19,11 @@ TEST(routes, unknown_tasks_routes_and_methods_answer_json_errors) {
     SCOPED_TRACE("GET /tasks/999999");
     expect_error(get(stack.url("/tasks/999999")), 404);
   }
+  {
+    SCOPED_TRACE("an unknown subpath of a known route is 404, not 405");
+    expect_error(get(stack.url("/pipelines/1/versions")), 404);
+    expect_error(get(stack.url("/pipelines/1/versions/abc")), 400);
+  }
   for (const char* id : {"abc", "0", "-3", "1.5"}) {
     SCOPED_TRACE(std::string{"GET /tasks/"} + id);
     auto response = get(stack.url(std::string{"/tasks/"} + id));

@@ -149,8 +149,7 @@ http_response send_request(const std::string& method, const std::string& url,
   if (with_body) {
     // POSTFIELDS makes it a POST; CUSTOMREQUEST below then only renames the verb.
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
   if (method != "GET" && method != "POST")
     curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
