@@ -32,6 +32,10 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_se
   return cfg;
 }
 
+http_reply shutting_down() {
+  return {503, to_text(error_body("the service is shutting down; retry on another instance")), "1"};
+}
+
 } // namespace
 
 struct local_node::impl {
@@ -121,6 +125,42 @@ struct local_node::impl {
     system->await_all_actors_done();
   }
 
+  /// Spawns a short-lived actor that sends `args` to `dest` and answers its json_reply: the
+  /// HTTP thread never blocks on the database.
+  template <class Handle, class... Ts> void ask(const Handle& dest, reply_ptr reply, Ts... args) {
+    if (stopping)
+      return reply->send(shutting_down());
+    try {
+      system->spawn([=, timeout = settings.task_read_timeout](caf::event_based_actor* self) {
+        self->request(dest, timeout, args...)
+            .then(
+                [reply](json_reply& r) {
+                  reply->send({r.status, std::move(r.body), {}});
+                },
+                [reply](caf::error& err) { reply->send(failure_reply(from_caf_error(err))); });
+      });
+    } catch (const std::exception& e) {
+      reply->send(
+          {500, to_text(error_body(std::string{"cannot start the call: "} + e.what())), {}});
+    }
+  }
+
+  /// As ask(), to the least-loaded persistence actor (picked only when the call goes out).
+  template <class... Ts> void ask_persistence(reply_ptr reply, Ts... args) {
+    if (stopping)
+      return reply->send(shutting_down());
+    ask(services->persistence.pick(), std::move(reply), std::move(args)...);
+  }
+
+  /// As ask(), to the administration actor, with a pipeline definition checked here first.
+  template <class... Ts>
+  void ask_with_definition(const std::string& body, reply_ptr reply, Ts... head) {
+    auto def = parse_pipeline_definition(*registry, body);
+    if (!def)
+      return reply->send(failure_reply(def.error()));
+    ask(admin, std::move(reply), head..., std::move(def.value()));
+  }
+
   void release() {
     stop_actors();
     // ~actor_system also waits for CAF's logger, which every thread that ever spawned an actor
@@ -149,14 +189,6 @@ bool local_node::drain(std::chrono::milliseconds grace) {
   return impl_->drain(grace);
 }
 
-namespace {
-
-http_reply shutting_down() {
-  return {503, to_text(error_body("the service is shutting down; retry on another instance")), "1"};
-}
-
-} // namespace
-
 void local_node::process(process_request request, reply_ptr reply) {
   if (impl_->stopping) {
     reply->send(shutting_down());
@@ -171,44 +203,12 @@ void local_node::process(process_request request, reply_ptr reply) {
   }
 }
 
-namespace {
-
-http_reply to_http(json_reply r) {
-  return {r.status, std::move(r.body), {}};
-}
-
-http_reply failure_reply(const caf::error& err) {
-  auto f = from_caf_error(err);
-  return {http_status(f.code), to_text(error_body(f.detail)), {}};
-}
-
-} // namespace
-
-/// Spawns a short-lived actor that sends `args` to `dest` and answers the json_reply: the HTTP
-/// thread never blocks on the database.
-template <class Handle, class... Ts>
-void ask(caf::actor_system& sys, bool stopping, const Handle& dest,
-         std::chrono::milliseconds timeout, reply_ptr reply, Ts... args) {
-  if (stopping) {
-    reply->send(shutting_down());
-    return;
-  }
-  try {
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(dest, timeout, args...)
-          .then([reply](json_reply& r) { reply->send(to_http(std::move(r))); },
-                [reply](caf::error& err) { reply->send(failure_reply(err)); });
-    });
-  } catch (const std::exception& e) {
-    reply->send({500, to_text(error_body(std::string{"cannot start the call: "} + e.what())), {}});
-  }
-}
-
 void local_node::list_tasks(task_filter filter, reply_ptr reply) {
-  if (impl_->stopping)
-    return reply->send(shutting_down());
-  ask(*impl_->system, false, impl_->services->persistence.pick(), impl_->settings.task_read_timeout,
-      std::move(reply), list_atom::value, std::move(filter));
+  impl_->ask_persistence(std::move(reply), list_atom::value, std::move(filter));
+}
+
+void local_node::get_task(std::int64_t id, reply_ptr reply) {
+  impl_->ask_persistence(std::move(reply), get_atom::value, id);
 }
 
 void local_node::list_steps(reply_ptr reply) {
@@ -216,36 +216,23 @@ void local_node::list_steps(reply_ptr reply) {
 }
 
 void local_node::list_pipelines(reply_ptr reply) {
-  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
-      std::move(reply), list_atom::value);
+  impl_->ask(impl_->admin, std::move(reply), list_atom::value);
 }
 
 void local_node::get_pipeline(int id, std::optional<int> version, reply_ptr reply) {
-  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
-      std::move(reply), get_atom::value, id, version.value_or(0));
+  impl_->ask(impl_->admin, std::move(reply), get_atom::value, id, version.value_or(0));
 }
 
 void local_node::create_pipeline(std::string body, reply_ptr reply) {
-  auto def = parse_pipeline_definition(*impl_->registry, body);
-  if (!def)
-    return reply->send(
-        {http_status(def.error().code), to_text(error_body(def.error().detail)), {}});
-  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
-      std::move(reply), create_atom::value, std::move(def.value()));
+  impl_->ask_with_definition(body, std::move(reply), create_atom::value);
 }
 
 void local_node::replace_pipeline(int id, std::string body, reply_ptr reply) {
-  auto def = parse_pipeline_definition(*impl_->registry, body);
-  if (!def)
-    return reply->send(
-        {http_status(def.error().code), to_text(error_body(def.error().detail)), {}});
-  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
-      std::move(reply), put_atom::value, id, std::move(def.value()));
+  impl_->ask_with_definition(body, std::move(reply), put_atom::value, id);
 }
 
 void local_node::delete_pipeline(int id, reply_ptr reply) {
-  ask(*impl_->system, impl_->stopping, impl_->admin, impl_->settings.task_read_timeout,
-      std::move(reply), delete_atom::value, id);
+  impl_->ask(impl_->admin, std::move(reply), delete_atom::value, id);
 }
 
 void local_node::check_ready(reply_ptr reply) {
@@ -269,35 +256,6 @@ void local_node::check_ready(reply_ptr reply) {
     });
   } catch (const std::exception& e) {
     reply->send({500, to_text(error_body(e.what())), {}});
-  }
-}
-
-void local_node::get_task(std::int64_t id, reply_ptr reply) {
-  if (impl_->stopping) {
-    reply->send(shutting_down());
-    return;
-  }
-  auto worker = impl_->services->persistence.pick();
-  auto timeout = caf::duration{impl_->settings.task_read_timeout};
-  try {
-    // A short-lived actor: the HTTP thread must not block on the database.
-    impl_->system->spawn([worker, id, reply, timeout](caf::event_based_actor* self) {
-      self->request(worker, timeout, get_atom::value, id)
-          .then(
-              [reply, id](task_view& view) {
-                if (view.json.empty())
-                  reply->send(
-                      {404, to_text(error_body("task " + std::to_string(id) + " not found")), {}});
-                else
-                  reply->send({200, std::move(view.json), {}});
-              },
-              [reply](caf::error& err) {
-                auto f = from_caf_error(err);
-                reply->send({http_status(f.code), to_text(error_body(f.detail)), {}});
-              });
-    });
-  } catch (const std::exception& e) {
-    reply->send({500, to_text(error_body(std::string{"cannot read the task: "} + e.what())), {}});
   }
 }
 

@@ -68,11 +68,6 @@ struct task_failure {
   std::string error;
 };
 
-/// A stored task, rendered as the JSON that GET /tasks/{id} answers; empty if none.
-struct task_view {
-  std::string json;
-};
-
 /// A finished answer for an API call: status and JSON body.
 struct json_reply {
   int status = 200;
@@ -100,7 +95,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::plan_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_task)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_failure)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::json_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_filter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_definition)

@@ -2,7 +2,6 @@
 
 #include "common/log.hpp"
 #include "core/task_json.hpp"
-#include "db/connection.hpp"
 #include "db/session.hpp"
 #include "db/task_repository.hpp"
 
@@ -44,18 +43,11 @@ nlohmann::ordered_json render_json(const db::task_record& task) {
   return json;
 }
 
-task_view render(const db::task_record& task) {
-  return task_view{to_text(render_json(task))};
-}
-
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
                                              load_ptr load) {
   self->state.session =
-      std::make_unique<db::session>(std::move(dsn), [statement_timeout](pqxx::connection& conn) {
-        db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
-        db::prepare_task_statements(conn);
-      });
+      db::bounded_session(std::move(dsn), statement_timeout, db::prepare_task_statements);
   self->state.load = std::move(load);
   return {
       [self](create_atom, const new_task& task) {
@@ -100,9 +92,12 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
         return self->state.session->healthy() || self->state.session->healthy();
       },
       [self](get_atom, std::int64_t id) {
-        return with_db<task_view>(self, "reading a task", [&](pqxx::connection& conn) {
+        return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
           auto task = db::find_task(conn, id);
-          return task ? render(*task) : task_view{};
+          if (!task)
+            return json_reply{404,
+                              to_text(error_body("task " + std::to_string(id) + " not found"))};
+          return json_reply{200, to_text(render_json(*task))};
         });
       },
   };

@@ -5,7 +5,7 @@
 ///   receives: (create_atom, new_task)     answers: task id (the row, status processing)
 ///             (finish_atom, task_outcome) answers: whether a processing row was finished
 ///             (fail_atom, task_failure)   answers: whether a processing row was failed
-///             (get_atom, int64 id)        answers: task_view (empty json if no such task)
+///             (get_atom, int64 id)        answers: json_reply, the task or 404
 ///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
 ///             (ping_atom)                 answers: whether the database answers `SELECT 1`
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
@@ -34,7 +34,7 @@ using persistence_actor =
     caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
                      caf::replies_to<finish_atom, task_outcome>::with<bool>,
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
-                     caf::replies_to<get_atom, std::int64_t>::with<task_view>,
+                     caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
                      caf::replies_to<list_atom, task_filter>::with<json_reply>,
                      caf::replies_to<ping_atom>::with<bool>>;
 

@@ -42,7 +42,7 @@ void answer_failure(pointer self, const failure& f) {
     log::warning("pipeline", what);
   else
     log::info("pipeline", what);
-  answer(self, {status, to_text(error_body(f.detail)), {}});
+  answer(self, failure_reply(f));
 }
 
 std::string step_name(pointer self, std::size_t index) {

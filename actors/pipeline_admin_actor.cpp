@@ -2,7 +2,6 @@
 
 #include "common/log.hpp"
 #include "core/task_json.hpp"
-#include "db/connection.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
 
@@ -70,10 +69,7 @@ template <class F> caf::result<json_reply> with_db(pointer self, const char* wha
 pipeline_admin_actor::behavior_type admin(pointer self, std::string dsn,
                                           std::chrono::milliseconds statement_timeout) {
   self->state.session =
-      std::make_unique<db::session>(std::move(dsn), [statement_timeout](pqxx::connection& conn) {
-        db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
-        db::prepare_pipeline_statements(conn);
-      });
+      db::bounded_session(std::move(dsn), statement_timeout, db::prepare_pipeline_statements);
   return {
       [self](list_atom) {
         return with_db(self, "listing pipelines", [](pqxx::connection& conn) {

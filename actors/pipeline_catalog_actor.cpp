@@ -1,7 +1,6 @@
 #include "actors/pipeline_catalog_actor.hpp"
 
 #include "common/log.hpp"
-#include "db/connection.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
 
@@ -46,12 +45,8 @@ pipeline_catalog_state::entry load(pointer self, int id) {
 
 pipeline_catalog_actor::behavior_type catalog(pointer self, pipeline_catalog_settings settings,
                                               std::shared_ptr<const step_registry> registry) {
-  auto statement_timeout = settings.statement_timeout;
-  self->state.session = std::make_unique<db::session>(
-      std::move(settings.dsn), [statement_timeout](pqxx::connection& conn) {
-        db::set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
-        db::prepare_pipeline_statements(conn);
-      });
+  self->state.session = db::bounded_session(std::move(settings.dsn), settings.statement_timeout,
+                                            db::prepare_pipeline_statements);
   self->state.registry = std::move(registry);
   self->state.cache_ttl = settings.cache_ttl;
   return {

@@ -78,20 +78,7 @@ serve_settings read_serve_settings(const option_set& o) {
   n.pipeline_cache_ttl = std::chrono::milliseconds(o.get_int("pipeline-cache-ms", 0, 3600000));
   n.detector.url = o.get("ml-url");
   n.detector.timeout = std::chrono::milliseconds(o.get_int("ml-timeout-ms", 1, 600000));
-  {
-    auto list = o.get("ml-allowed-urls");
-    std::size_t start = 0;
-    while (start <= list.size() && !list.empty()) {
-      auto comma = list.find(',', start);
-      auto item =
-          list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!item.empty())
-        n.detector.allowed_urls.push_back(item);
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
-    }
-  }
+  n.detector.allowed_urls = o.get_list("ml-allowed-urls");
   n.decoder.max_pixels = static_cast<std::uint64_t>(o.get_int("max-image-pixels", 1, 1LL << 32));
   n.db_statement_timeout =
       std::chrono::milliseconds(o.get_int("db-statement-timeout-ms", 100, 600000));

@@ -131,6 +131,20 @@ bool option_set::get_bool(const std::string& name) const {
   throw option_error("--" + name + " must be true or false, got '" + text + "'");
 }
 
+std::vector<std::string> option_set::get_list(const std::string& name) const {
+  std::vector<std::string> items;
+  std::string item;
+  for (char c : get(name) + ",") {
+    if (c != ',') {
+      item += c;
+    } else if (!item.empty()) {
+      items.push_back(item);
+      item.clear();
+    }
+  }
+  return items;
+}
+
 std::string option_set::help_text(const std::string& usage) const {
   std::ostringstream out;
   out << "Usage: " << usage

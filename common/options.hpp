@@ -48,6 +48,8 @@ public:
   std::int64_t get_int(const std::string& name, std::int64_t min, std::int64_t max) const;
   double get_double(const std::string& name, double min, double max) const;
   bool get_bool(const std::string& name) const;
+  /// A comma-separated value as its non-empty items ("a,,b" -> {"a", "b"}).
+  std::vector<std::string> get_list(const std::string& name) const;
 
   /// Where the value came from: "command line", "environment VAR" or "default".
   std::string source(const std::string& name) const;

@@ -65,6 +65,10 @@ nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std
   return out;
 }
 
+http_reply failure_reply(const failure& f) {
+  return {http_status(f.code), to_text(error_body(f.detail)), {}};
+}
+
 nlohmann::json error_body(const std::string& detail) {
   return {{"detail", detail}};
 }

@@ -3,7 +3,9 @@
 // The original service's response shape, built in one place so that the HTTP answer and the
 // stored row can never disagree.
 
+#include "core/errors.hpp"
 #include "core/payload.hpp"
+#include "core/service_api.hpp"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -39,6 +41,9 @@ nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std
 
 /// {"detail": "..."}: the original's error shape.
 nlohmann::json error_body(const std::string& detail);
+
+/// The HTTP answer for a failure: its status and {"detail": ...}.
+http_reply failure_reply(const failure& f);
 
 /// Whether the JSON text nests arrays and objects at most `max_depth` deep. Checked before
 /// parsing untrusted input: nlohmann::json copies, dumps and destroys values recursively, so a

@@ -57,4 +57,15 @@ void session::drop() noexcept {
   }
 }
 
+std::unique_ptr<session> bounded_session(std::string dsn,
+                                         std::chrono::milliseconds statement_timeout,
+                                         session::prepare_hook prepare) {
+  return std::make_unique<session>(
+      std::move(dsn), [statement_timeout, prepare = std::move(prepare)](pqxx::connection& conn) {
+        set_session_timeouts(conn, statement_timeout, statement_timeout / 2);
+        if (prepare)
+          prepare(conn);
+      });
+}
+
 } // namespace imgproc::db

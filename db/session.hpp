@@ -9,6 +9,7 @@
 //
 // Not thread-safe (neither is pqxx::connection): one session per thread or actor.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <pqxx/connection>
@@ -80,5 +81,12 @@ private:
   prepare_hook on_connect_;
   std::unique_ptr<pqxx::connection> conn_;
 };
+
+/// A session whose every (re)opened connection first bounds statements to `statement_timeout`
+/// (lock waits to half of it), so a stuck database fails a call instead of holding its thread,
+/// then registers its statements with `prepare`.
+std::unique_ptr<session> bounded_session(std::string dsn,
+                                         std::chrono::milliseconds statement_timeout,
+                                         session::prepare_hook prepare);
 
 } // namespace imgproc::db

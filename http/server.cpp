@@ -69,7 +69,7 @@ private:
 };
 
 http_reply error_reply(const failure& f) {
-  return {http_status(f.code), to_text(error_body(f.detail)), {}};
+  return failure_reply(f);
 }
 
 restinio::request_handling_status_t answer_now(const restinio::request_handle_t& req,

@@ -53,6 +53,15 @@ TEST(options, help_lists_every_option_and_its_variable) {
   EXPECT_NE(help.find("DATABASE_URL"), std::string::npos);
 }
 
+TEST(options, lists_are_comma_separated_without_empty_items) {
+  option_set o;
+  o.add({"urls", "", "", "urls"});
+  ASSERT_TRUE(o.parse({"--urls=http://a/,,http://b/"}, fake_env({})));
+  EXPECT_EQ(o.get_list("urls"), (std::vector<std::string>{"http://a/", "http://b/"}));
+  ASSERT_TRUE(o.parse({}, fake_env({})));
+  EXPECT_TRUE(o.get_list("urls").empty());
+}
+
 TEST(options, parse_int_is_strict) {
   EXPECT_EQ(parse_int("42"), std::optional<std::int64_t>{42});
   EXPECT_FALSE(parse_int(""));
