@@ -224,5 +224,24 @@ TEST(routes, ready_follows_the_database) {
   EXPECT_EQ(up.status, 200) << up.body;
 }
 
+TEST(routes, a_stuck_database_is_a_quick_503_and_then_serving_resumes) {
+  service_stack stack{with_args({"--db-statement-timeout-ms=300"})};
+  const auto image = make_jpeg(64, 64, 3);
+  ASSERT_EQ(upload(stack, "/process-image?pipeline_id=1", image).status, 200);
+
+  // A real fault: another session holds the tasks table, so inserting a task row blocks.
+  pqxx::connection holder_conn{stack.dsn()};
+  auto holder = std::make_unique<pqxx::work>(holder_conn);
+  holder->exec("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE");
+  // The server cancels the insert after 300 ms, so the answer is the database's 503 rather than
+  // the actor's own timeout, and no row commits later behind the client's back.
+  auto detail = expect_error(upload(stack, "/process-image?pipeline_id=1", image), 503);
+  EXPECT_NE(detail.find("database"), std::string::npos) << detail;
+  holder->abort();
+
+  EXPECT_EQ(upload(stack, "/process-image?pipeline_id=1", image).status, 200);
+  EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks WHERE status = 'processing'"), 0);
+}
+
 } // namespace
 } // namespace imgproc::testing::e2e
