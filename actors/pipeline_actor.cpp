@@ -1,5 +1,6 @@
 #include "actors/pipeline_actor.hpp"
 
+#include "actors/node_protocol.hpp"
 #include "common/log.hpp"
 #include "core/task_json.hpp"
 
@@ -45,11 +46,6 @@ void answer_failure(pointer self, const failure& f) {
   answer(self, failure_reply(f));
 }
 
-std::string step_name(pointer self, std::size_t index) {
-  return "step " + std::to_string(index + 1) + " (" + self->state.plan->steps[index].kind->handler +
-         ")";
-}
-
 /// Marks the row failed, answers the client (unless it already has its answer) and ends.
 void store_failure_and_quit(pointer self, failure f) {
   self->state.phase = pipeline_phase::storing;
@@ -79,10 +75,15 @@ void fail(pointer self, failure f) {
   store_failure_and_quit(self, std::move(f));
 }
 
-void finish(pointer self) {
+void finish(pointer self, node_result result) {
   self->state.phase = pipeline_phase::storing;
-  std::string status = result_status(*self->state.data);
-  auto data = output_json(*self->state.data);
+  auto data = nlohmann::json::parse(result.data_json, nullptr, false);
+  if (data.is_discarded()) {
+    fail(self,
+         make_failure(error_code::internal, "node " + result.node + " answered malformed JSON"));
+    return;
+  }
+  std::string status = std::move(result.status);
   task_outcome outcome{self->state.task_id, status, data};
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 finish_atom::value, std::move(outcome))
@@ -111,30 +112,22 @@ void finish(pointer self) {
           });
 }
 
-void run_step(pointer self, std::size_t index) {
-  const auto& steps = self->state.plan->steps;
-  if (index == steps.size()) {
-    finish(self);
-    return;
-  }
-  self->state.step = index;
-  auto& pool = self->state.services->pool_for(steps[index].kind->stage);
-  stage_job job{self->state.plan, index, std::move(self->state.data)};
-  self->request(pool.pick(), time_left(self), run_atom::value, std::move(job))
-      .then(
-          [self, index](payload_ptr& out) {
-            if (self->state.phase != pipeline_phase::running)
-              return; // the deadline passed meanwhile and the row is being closed
-            self->state.data = std::move(out);
-            run_step(self, index + 1);
-          },
-          [self, index](caf::error& err) {
-            if (self->state.phase != pipeline_phase::running)
-              return;
-            auto f = from_caf_error(err);
-            f.detail = step_name(self, index) + ": " + f.detail;
-            fail(self, std::move(f));
-          });
+/// Hands the image work to the dispatcher, which runs every step on one node (this process's own
+/// or a worker's) and answers the outcome.
+void run_steps(pointer self) {
+  auto& st = self->state;
+  node_job job;
+  job.task_id = st.task_id;
+  job.pipeline_id = st.plan->id;
+  job.pipeline_version = st.plan->version;
+  job.steps_json = st.plan->steps_json;
+  job.image = shared_bytes{st.request.owner, st.request.image};
+  job.time_left_ms = time_left(self).count();
+  // The dispatcher answers by the deadline plus a short grace; this timeout is a backstop.
+  self->request(st.services->dispatcher, time_left(self) + std::chrono::seconds(2), run_atom::value,
+                std::move(job))
+      .then([self](node_result& result) { finish(self, std::move(result)); },
+            [self](caf::error& err) { fail(self, from_caf_error(err)); });
 }
 
 void create_task(pointer self) {
@@ -152,7 +145,7 @@ void create_task(pointer self) {
                                      "the request ran out of time before processing started"));
             else {
               self->state.phase = pipeline_phase::running;
-              run_step(self, 0);
+              run_steps(self);
             }
           },
           [self](caf::error& err) { fail(self, from_caf_error(err)); });
@@ -173,14 +166,10 @@ void on_deadline(pointer self) {
       answer_failure(self, make_failure(error_code::deadline_exceeded,
                                         "the request ran out of time creating the task"));
       break;
-    case pipeline_phase::running: {
-      auto f = make_failure(error_code::deadline_exceeded,
-                            "the request ran out of time during " + step_name(self, st.step));
-      answer_failure(self, f);
-      // The step's late answer is dropped with the actor; the row is closed now.
-      store_failure_and_quit(self, f);
+    case pipeline_phase::running:
+      // The dispatcher answers the job by the deadline (naming the step that ran out of time,
+      // when the node reports it in time); its answer closes the row.
       break;
-    }
     case pipeline_phase::storing:
       break; // the row write in flight decides the answer; it has its own timeout
   }
@@ -194,12 +183,6 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
   st.services = std::move(services);
   st.request = std::move(request);
   st.reply = std::move(reply);
-  st.data = std::make_shared<payload>();
-  st.data->kind = value_kind::jpeg_bytes;
-  st.data->bytes = st.request.image;
-  st.data->owner = st.request.owner;
-  st.data->deadline = st.request.deadline;
-
   self->delayed_send(self, time_left(self), deadline_atom::value);
   self->request(st.services->catalog, time_left(self), get_atom::value, st.request.pipeline_id)
       .then(

@@ -4,17 +4,16 @@
 //
 //   HTTP handler ──spawn──▶ pipeline ──get──────▶ pipeline_catalog   (plan, cached)
 //                              │ ────create─────▶ persistence        (row: processing)
-//                              │ ────run step 1─▶ decoder            (JPEG -> image)
-//                              │ ────run 2..5───▶ preprocessor       (resize, normalize, encode,
-//                              │                                      base64)
-//                              │ ────run 6──────▶ detector_client    (ML service over HTTP)
+//                              │ ────run job────▶ dispatcher ──▶ a node (local or a worker):
+//                              │                   node ─▶ job_runner ─▶ decoder, preprocessor,
+//                              │                   detector_client: every image step, one node
 //                              │ ────finish/fail▶ persistence        (row: outcome)
 //                              └──reply_channel─▶ HTTP response, exactly once
 //
 ///   receives: (deadline_atom) from itself when the request's deadline passes
 ///   answers:  nothing to actors; the HTTP request through its reply_channel
 //
-// Stage requests carry the time left until the request's deadline as their timeout; database
+// The job carries the time left until the request's deadline as its timeout; database
 // requests carry their own timeout, because the actor must learn whether a row it asked for
 // exists. When the deadline passes the client gets 504 at once, but the actor stays until any
 // row write in flight has returned and marks the row failed: no row is left `processing`.
@@ -55,9 +54,7 @@ struct pipeline_state {
   reply_ptr reply;
   services_ptr services;
   plan_ptr plan;
-  payload_ptr data;
   std::int64_t task_id = 0; ///< 0 until the row exists
-  std::size_t step = 0;     ///< the step running now
   bool answered = false;    ///< the client has its answer (the actor may still await a write)
 };
 

@@ -1,15 +1,15 @@
 #pragma once
 
 // The long-lived actors of one node that every per-request pipeline actor sends work to.
-// Built once at start-up (see local_node) and shared read-only; the worker pools' counters are
-// atomic, so any pipeline actor on any scheduler thread may pick a worker.
+// Built once at start-up (see gateway_node) and shared read-only; the persistence pool's counters
+// are atomic, so any pipeline actor on any scheduler thread may pick a worker.
 
 #include "actors/persistence_actor.hpp"
 #include "actors/pipeline_catalog_actor.hpp"
-#include "actors/stage_actor.hpp"
 #include "actors/worker_pool.hpp"
 
 #include <atomic>
+#include <caf/actor.hpp>
 #include <chrono>
 #include <memory>
 
@@ -24,21 +24,8 @@ struct pipeline_services {
 
   pipeline_catalog_actor catalog;
   worker_pool<persistence_actor> persistence;
-  worker_pool<stage_actor> decoders;
-  worker_pool<stage_actor> preprocessors;
-  worker_pool<stage_actor> detectors;
-
-  worker_pool<stage_actor>& pool_for(stage_kind stage) {
-    switch (stage) {
-      case stage_kind::decode:
-        return decoders;
-      case stage_kind::transform:
-        return preprocessors;
-      case stage_kind::detect:
-        return detectors;
-    }
-    return preprocessors;
-  }
+  /// Sends each request's image work to a node: this process's own or a worker's.
+  caf::actor dispatcher;
 };
 
 using services_ptr = std::shared_ptr<pipeline_services>;

@@ -1,6 +1,7 @@
 #include "app/commands.hpp"
 
-#include "actors/local_node.hpp"
+#include "actors/gateway_node.hpp"
+#include "actors/worker_node.hpp"
 #include "app/settings.hpp"
 #include "common/log.hpp"
 #include "core/detector_client.hpp"
@@ -11,28 +12,31 @@
 #include "http/server.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <opencv2/core/utility.hpp>
 #include <thread>
+#include <unistd.h>
 
 namespace imgproc {
 namespace {
 
 /// Parses options; prints help or the error. Returns -1 to go on, else the exit code.
-int parse(option_set& options, const std::vector<std::string>& args, const std::string& usage,
+int parse(role r, const std::vector<std::string>& args, const std::string& usage,
           serve_settings& out) {
+  auto options = make_options(r);
   try {
     if (!options.parse(args, process_environment())) {
       std::cout << options.help_text(usage);
       return 0;
     }
-    out = read_serve_settings(options);
+    out = read_serve_settings(options, r);
     log::set_min_level(out.log_level);
   } catch (const option_error& e) {
     std::cerr << "imgproc: " << e.what() << "\n";
     return 2;
   }
-  if (out.dsn.empty()) {
+  if (out.dsn.empty() && r != role::worker) {
     std::cerr << "imgproc: no database configured: set --db (DATABASE_URL) or POSTGRES_SERVER\n";
     return 2;
   }
@@ -72,6 +76,35 @@ void migrate(pqxx::connection& conn) {
                            (applied.empty() ? " (nothing to apply)" : "; applied " + applied));
 }
 
+/// Blocks SIGINT and SIGTERM in this thread and every thread started after it: they are taken by
+/// wait_for_stop_signal(). Also ignores SIGPIPE (a peer closing a socket is an error value).
+void take_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+/// CAF 0.17 may never finish tearing down an actor system whose node links were cut (see
+/// docs/notes-caf-cluster.md): after the work is done, exit anyway once `limit` has passed.
+void exit_after(std::chrono::milliseconds limit, int code) {
+  std::thread([limit, code] {
+    std::this_thread::sleep_for(limit);
+    log::warning("imgproc", "the actor system did not stop in time; exiting anyway");
+    std::fflush(nullptr);
+    _exit(code);
+  }).detach();
+}
+
+/// One line on stdout, written at once: tests and scripts wait for these.
+void announce(const std::string& line) {
+  std::string text = line + "\n";
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 int wait_for_stop_signal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -88,16 +121,18 @@ int print_usage(bool to_stderr) {
   auto& out = to_stderr ? std::cerr : std::cout;
   out << "Usage: imgproc COMMAND [--option=value ...]\n\n"
          "Commands:\n"
-         "  serve     run the HTTP front-end and the actor system (applies migrations first)\n"
+         "  serve     all in one: the HTTP front-end and the image work (applies migrations)\n"
+         "  gateway   the HTTP front-end; worker nodes join it and run the image work\n"
+         "  worker    runs image work for the gateways it joins (--join=HOST:PORT)\n"
          "  migrate   apply pending database migrations and exit\n\n"
          "`imgproc COMMAND --help` lists the options of a command.\n";
   return to_stderr ? 2 : 0;
 }
 
 int run_migrate(const std::vector<std::string>& args) {
-  auto options = make_serve_options();
   serve_settings settings;
-  if (int code = parse(options, args, "imgproc migrate [--db=DSN] [--option=value ...]", settings);
+  if (int code =
+          parse(role::migrate, args, "imgproc migrate [--db=DSN] [--option=value ...]", settings);
       code >= 0)
     return code;
   try {
@@ -110,19 +145,15 @@ int run_migrate(const std::vector<std::string>& args) {
   }
 }
 
-int run_serve(const std::vector<std::string>& args) {
-  auto options = make_serve_options();
+int run_serve(const std::vector<std::string>& args, role r) {
   serve_settings settings;
-  if (int code = parse(options, args, "imgproc serve [--option=value ...]", settings); code >= 0)
+  std::string usage = r == role::gateway ? "imgproc gateway [--option=value ...]"
+                                         : "imgproc serve [--option=value ...]";
+  if (int code = parse(r, args, usage, settings); code >= 0)
     return code;
 
   // Stop signals are taken by sigwait() below; every thread started from here inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  take_stop_signals();
 
   // OpenCV's own thread pool would compete with CAF's scheduler threads for the same cores.
   cv::setNumThreads(0);
@@ -147,17 +178,22 @@ int run_serve(const std::vector<std::string>& args) {
   register_default_steps(*registry);
 
   try {
-    local_node node{settings.node, registry};
+    gateway_node node{settings.node, registry};
+    if (auto port = node.cluster_port())
+      announce("imgproc cluster listening on " + settings.node.cluster.host + ":" +
+               std::to_string(*port) + (settings.node.cluster.tls() ? " (mutual TLS)" : ""));
     http_server server{settings.http, node};
     server.start();
     if (settings.http.admin_token.empty())
       log::warning("imgproc", "no --admin-token: anyone who reaches this port can change "
                               "pipelines; set IMGPROC_ADMIN_TOKEN in production");
-    std::cout << "imgproc listening on http://" << settings.http.host << ":" << server.port()
-              << std::endl;
+    announce("imgproc listening on http://" + settings.http.host + ":" +
+             std::to_string(server.port()));
     log::info("imgproc", "serving: database " + db::redact_dsn(settings.dsn) + ", ML service " +
-                             settings.node.detector.url + ", " +
-                             std::to_string(settings.node.scheduler_threads) + " worker threads");
+                             settings.node.stages.detector.url + ", " +
+                             std::to_string(settings.node.scheduler_threads) +
+                             " worker threads, runs " + std::to_string(settings.node.capacity) +
+                             " job(s) at once itself");
     int signal = wait_for_stop_signal();
     log::info("imgproc", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                              ": new requests get 503, waiting for the ones in flight");
@@ -168,12 +204,52 @@ int run_serve(const std::vector<std::string>& args) {
       log::warning("imgproc", "requests still running after the grace period are cut off");
     node.stop_actors();
     server.stop();
+    if (settings.node.cluster.listen)
+      exit_after(std::chrono::seconds(5), 0);
     node.shutdown();
   } catch (const std::exception& e) {
     log::error("imgproc", e.what());
     return 1;
   }
   log::info("imgproc", "stopped");
+  return 0;
+}
+
+int run_worker(const std::vector<std::string>& args) {
+  serve_settings settings;
+  if (int code =
+          parse(role::worker, args,
+                "imgproc worker --join=HOST:PORT[,HOST:PORT] [--option=value ...]", settings);
+      code >= 0)
+    return code;
+  take_stop_signals();
+  cv::setNumThreads(0);
+  init_http_client_library();
+
+  auto registry = std::make_shared<step_registry>();
+  register_default_steps(*registry);
+  auto& w = settings.worker;
+  w.address = w.node_name + " (pid " + std::to_string(getpid()) + ")";
+  w.on_joined = announce;
+  try {
+    worker_node node{w, registry};
+    std::string gateways;
+    for (const auto& g : w.gateways)
+      gateways += (gateways.empty() ? "" : ", ") + g.text();
+    announce("imgproc worker " + w.node_name + " started: capacity " + std::to_string(w.capacity) +
+             ", joining " + gateways);
+    int signal = wait_for_stop_signal();
+    log::info("worker", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                            ": leaving the gateways, finishing the jobs in flight");
+    if (!node.leave(settings.shutdown_grace))
+      log::warning("worker", "jobs still running after the grace period are cut off");
+    exit_after(std::chrono::seconds(5), 0);
+    node.shutdown();
+  } catch (const std::exception& e) {
+    log::error("worker", e.what());
+    return 1;
+  }
+  log::info("worker", "stopped");
   return 0;
 }
 

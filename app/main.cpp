@@ -1,5 +1,6 @@
 // imgproc: the image-processing service. See README.md.
 #include "app/commands.hpp"
+#include "app/settings.hpp"
 
 #include <malloc.h>
 #include <string>
@@ -17,7 +18,11 @@ int main(int argc, char** argv) {
   std::string command = args.front();
   args.erase(args.begin());
   if (command == "serve")
-    return imgproc::run_serve(args);
+    return imgproc::run_serve(args, imgproc::role::serve);
+  if (command == "gateway")
+    return imgproc::run_serve(args, imgproc::role::gateway);
+  if (command == "worker")
+    return imgproc::run_worker(args);
   if (command == "migrate")
     return imgproc::run_migrate(args);
   if (command == "--help" || command == "-h" || command == "help")

@@ -2,12 +2,42 @@
 
 #include "db/connection.hpp"
 
+#include <cstdio>
 #include <thread>
+#include <unistd.h>
 
 namespace imgproc {
 
-option_set make_serve_options() {
-  auto cores = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+namespace {
+
+unsigned cores() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string default_node_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "node");
+  return std::string{host} + "-" + std::to_string(getpid());
+}
+
+gateway_address parse_gateway_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  auto port = colon == std::string::npos ? std::nullopt : parse_int(text.substr(colon + 1));
+  if (colon == 0 || colon == std::string::npos || !port || *port < 1 || *port > 65535)
+    throw option_error("--join takes host:port (e.g. gateway.internal:4242), got '" + text + "'");
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') // [::1]:4242
+    host = host.substr(1, host.size() - 2);
+  return {host, static_cast<std::uint16_t>(*port)};
+}
+
+} // namespace
+
+option_set make_options(role r) {
+  auto threads = std::to_string(cores());
+  // A job spends part of its life waiting for the ML service: a few per core keep cores busy.
+  auto node_capacity = std::to_string(4 * cores());
   option_set o;
   o.add({"host", "IMGPROC_HOST", "0.0.0.0", "address the HTTP front-end listens on"})
       .add({"port", "IMGPROC_PORT", "8000", "HTTP port; 0 picks a free one (printed at start)"})
@@ -34,8 +64,34 @@ option_set make_serve_options() {
       .add({"request-timeout-ms", "IMGPROC_REQUEST_TIMEOUT_MS", "30000",
             "deadline of one /process-image request"})
       .add({"http-threads", "IMGPROC_HTTP_THREADS", "2", "RESTinio I/O threads"})
-      .add({"worker-threads", "IMGPROC_WORKER_THREADS", cores,
+      .add({"worker-threads", "IMGPROC_WORKER_THREADS", threads,
             "CAF scheduler threads, where decoding and preprocessing run (defaults to the cores)"})
+      .add({"capacity", "IMGPROC_CAPACITY", r == role::gateway ? "0" : node_capacity,
+            r == role::worker
+                ? "jobs this node runs at once, advertised to its gateways"
+                : "jobs this process runs itself at once (0: only worker nodes run jobs)"})
+      .add({"queue-limit", "IMGPROC_QUEUE_LIMIT", "256",
+            "jobs that may wait for a free node; beyond it requests get 503 with Retry-After"})
+      .add({"node-name", "IMGPROC_NODE_NAME", "", "this node's name in /cluster (host-pid)"})
+      .add({"cluster-host", "IMGPROC_CLUSTER_HOST", "127.0.0.1",
+            "address the cluster port binds to (loopback unless set; 0.0.0.0 for all)"})
+      .add({"cluster-port", "IMGPROC_CLUSTER_PORT", r == role::gateway ? "4242" : "off",
+            "port worker nodes join on; 0 picks a free one (printed at start), off: none"})
+      .add({"join", "IMGPROC_JOIN", "",
+            "gateways to join, host:port, comma-separated or repeated (worker only)", true})
+      .add({"cluster-heartbeat-ms", "IMGPROC_CLUSTER_HEARTBEAT_MS", "500",
+            "heartbeat interval on node links; the same on every node (0: off)"})
+      .add({"cluster-timeout-ms", "IMGPROC_CLUSTER_TIMEOUT_MS", "2000",
+            "a node link silent this long is closed and its jobs go elsewhere; the same on "
+            "every node"})
+      .add({"cluster-cert", "IMGPROC_CLUSTER_CERT", "",
+            "PEM certificate of this node: with --cluster-key and --cluster-ca, node links use "
+            "mutual TLS"})
+      .add({"cluster-key", "IMGPROC_CLUSTER_KEY", "", "PEM private key of --cluster-cert"})
+      .add({"cluster-key-passphrase", "IMGPROC_CLUSTER_KEY_PASSPHRASE", "",
+            "passphrase of an encrypted --cluster-key"})
+      .add({"cluster-ca", "IMGPROC_CLUSTER_CA", "",
+            "PEM CA bundle: only nodes with a certificate it signed may connect"})
       .add({"db-connections", "IMGPROC_DB_CONNECTIONS", "4",
             "persistence actors, each with its own database connection"})
       .add({"pipeline-cache-ms", "IMGPROC_PIPELINE_CACHE_MS", "1000",
@@ -57,8 +113,9 @@ option_set make_serve_options() {
   return o;
 }
 
-serve_settings read_serve_settings(const option_set& o) {
+serve_settings read_serve_settings(const option_set& o, role r) {
   serve_settings s;
+  s.role = r;
   s.http.host = o.get("host");
   s.http.port = static_cast<std::uint16_t>(o.get_int("port", 0, 65535));
   s.http.threads = static_cast<std::size_t>(o.get_int("http-threads", 1, 64));
@@ -71,18 +128,20 @@ serve_settings read_serve_settings(const option_set& o) {
   auto& n = s.node;
   n.dsn = s.dsn;
   n.scheduler_threads = static_cast<std::size_t>(o.get_int("worker-threads", 1, 256));
-  n.decoders = n.scheduler_threads;
-  n.preprocessors = n.scheduler_threads;
-  n.detector_clients = static_cast<std::size_t>(o.get_int("ml-concurrency", 1, 1024));
+  auto& stages = n.stages;
+  stages.decoders = n.scheduler_threads;
+  stages.preprocessors = n.scheduler_threads;
+  stages.detector_clients = static_cast<std::size_t>(o.get_int("ml-concurrency", 1, 1024));
   n.db_connections = static_cast<std::size_t>(o.get_int("db-connections", 1, 256));
   n.pipeline_cache_ttl = std::chrono::milliseconds(o.get_int("pipeline-cache-ms", 0, 3600000));
-  n.detector.url = o.get("ml-url");
-  n.detector.timeout = std::chrono::milliseconds(o.get_int("ml-timeout-ms", 1, 600000));
-  n.detector.allowed_urls = o.get_list("ml-allowed-urls");
-  n.decoder.max_pixels = static_cast<std::uint64_t>(o.get_int("max-image-pixels", 1, 1LL << 32));
+  stages.detector.url = o.get("ml-url");
+  stages.detector.timeout = std::chrono::milliseconds(o.get_int("ml-timeout-ms", 1, 600000));
+  stages.detector.allowed_urls = o.get_list("ml-allowed-urls");
+  stages.decoder.max_pixels =
+      static_cast<std::uint64_t>(o.get_int("max-image-pixels", 1, 1LL << 32));
   n.db_statement_timeout =
       std::chrono::milliseconds(o.get_int("db-statement-timeout-ms", 100, 600000));
-  s.http.max_image_pixels = n.decoder.max_pixels;
+  s.http.max_image_pixels = stages.decoder.max_pixels;
   s.http.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 1, 1000000));
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.
@@ -90,6 +149,45 @@ serve_settings read_serve_settings(const option_set& o) {
       s.http.request_timeout + n.db_statement_timeout + std::chrono::milliseconds(3000);
   s.http.admin_token = o.get("admin-token");
   s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
+
+  n.node_name = o.get("node-name").empty() ? default_node_name() : o.get("node-name");
+  n.capacity = static_cast<int>(o.get_int("capacity", 0, 100000));
+  n.queue_limit = static_cast<std::size_t>(o.get_int("queue-limit", 0, 1000000));
+  auto& c = n.cluster;
+  c.host = o.get("cluster-host");
+  c.listen = o.get("cluster-port") != "off";
+  if (c.listen)
+    c.port = static_cast<std::uint16_t>(o.get_int("cluster-port", 0, 65535));
+  c.heartbeat = std::chrono::milliseconds(o.get_int("cluster-heartbeat-ms", 0, 600000));
+  c.link_timeout = std::chrono::milliseconds(o.get_int("cluster-timeout-ms", 0, 3600000));
+  if (c.heartbeat.count() > 0 && c.link_timeout <= c.heartbeat)
+    throw option_error("--cluster-timeout-ms must be longer than --cluster-heartbeat-ms");
+  c.certificate_file = o.get("cluster-cert");
+  c.key_file = o.get("cluster-key");
+  c.key_passphrase = o.get("cluster-key-passphrase");
+  c.ca_file = o.get("cluster-ca");
+  int tls_parts = !c.certificate_file.empty() + !c.key_file.empty() + !c.ca_file.empty();
+  // CAF aborts the process when only some are set, and TLS without a CA would accept anyone.
+  if (tls_parts != 0 && tls_parts != 3)
+    throw option_error("mutual TLS needs all of --cluster-cert, --cluster-key and --cluster-ca");
+  if (r == role::gateway && n.capacity == 0 && !c.listen)
+    throw option_error("a gateway with --capacity=0 needs a --cluster-port for worker nodes");
+
+  auto& w = s.worker;
+  w.scheduler_threads = n.scheduler_threads;
+  w.stages = n.stages;
+  w.node_name = n.node_name;
+  w.capacity = std::max(1, n.capacity);
+  w.cluster = c;
+  w.cluster.listen = false;
+  for (const auto& item : o.get_list("join"))
+    w.gateways.push_back(parse_gateway_address(item));
+  if (r == role::worker) {
+    if (w.gateways.empty())
+      throw option_error("a worker needs --join=HOST:PORT (a gateway's cluster port)");
+    if (n.capacity < 1)
+      throw option_error("a worker's --capacity must be at least 1");
+  }
 
   s.migrate_on_start = o.get_bool("migrate-on-start");
   s.db_wait = std::chrono::milliseconds(o.get_int("db-wait-ms", 0, 3600000));

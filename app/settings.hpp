@@ -1,8 +1,11 @@
 #pragma once
 
-// The options of `imgproc serve` and `imgproc migrate`, parsed once into settings structs.
+// The options of every `imgproc` command, parsed once into settings structs. All roles share one
+// table, so one environment (a compose file, a systemd unit) configures any of them; each role's
+// defaults differ where its job does (a gateway runs no jobs itself and listens for workers).
 
-#include "actors/local_node.hpp"
+#include "actors/gateway_node.hpp"
+#include "actors/worker_node.hpp"
 #include "common/log.hpp"
 #include "common/options.hpp"
 #include "http/server.hpp"
@@ -12,20 +15,24 @@
 
 namespace imgproc {
 
+enum class role { serve, gateway, worker, migrate };
+
 struct serve_settings {
+  imgproc::role role = role::serve;
   http_settings http;
-  node_settings node;
-  std::string dsn; ///< resolved from --db or the POSTGRES_* parts
+  gateway_settings node;
+  worker_settings worker; ///< for role::worker
+  std::string dsn;        ///< resolved from --db or the POSTGRES_* parts
   bool migrate_on_start = true;
   std::chrono::milliseconds db_wait{30000};
   std::chrono::milliseconds shutdown_grace{25000};
   log::level log_level = log::level::info;
 };
 
-/// The option table of `imgproc serve` (also used by `migrate`, which ignores what it needn't).
-option_set make_serve_options();
+/// The option table of a command (`migrate` uses serve's and ignores what it needn't).
+option_set make_options(role r);
 
 /// Throws option_error with a message for the user.
-serve_settings read_serve_settings(const option_set& options);
+serve_settings read_serve_settings(const option_set& options, role r);
 
 } // namespace imgproc

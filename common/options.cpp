@@ -48,14 +48,19 @@ bool option_set::parse(const std::vector<std::string>& args, const env_lookup& e
       throw option_error("unexpected argument '" + arg + "' (options are written --name=value)");
     auto eq = arg.find('=');
     auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    bool known = false;
+    const option_spec* spec = nullptr;
     for (const auto& s : specs_)
-      known = known || s.name == name;
-    if (!known)
+      if (s.name == name)
+        spec = &s;
+    if (!spec)
       throw option_error("unknown option --" + name + " (see --help)");
     if (eq == std::string::npos)
       throw option_error("option --" + name + " needs a value: --" + name + "=VALUE");
-    values_[name] = arg.substr(eq + 1);
+    auto value = arg.substr(eq + 1);
+    if (spec->repeatable && sources_[name] == "command line" && !value.empty())
+      values_[name] += "," + value;
+    else
+      values_[name] = value;
     sources_[name] = "command line";
   }
   return true;

@@ -28,6 +28,9 @@ struct option_spec {
   std::string env;           ///< environment variable, may be empty
   std::string default_value; ///< as text; empty means "unset"
   std::string help;
+  /// Given more than once on the command line, the values are joined with commas (a list read
+  /// with get_list); otherwise the last one wins.
+  bool repeatable = false;
 };
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;

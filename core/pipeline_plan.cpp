@@ -16,6 +16,7 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
   plan.id = id;
   plan.title = std::move(title);
   value_kind current = value_kind::jpeg_bytes;
+  auto steps_json = nlohmann::json::array();
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const auto& def = steps[i];
     std::string where = "step " + std::to_string(i + 1) + " (" + def.handler + ")";
@@ -33,12 +34,30 @@ result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::
     step.kind = kind;
     step.params = std::move(params.value());
     step.run = kind->make(step.params);
+    steps_json.push_back({{"handler", kind->handler}, {"params", step.params}});
     plan.steps.push_back(std::move(step));
     current = kind->output;
   }
+  plan.steps_json = steps_json.dump();
   // Any final output is a result: a detection is answered as a box, anything else is described
   // by output_json() (core/task_json.hpp).
   return plan;
+}
+
+result<std::vector<step_definition>> parse_steps_json(std::string_view text) {
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  auto bad =
+      make_failure(error_code::bad_request, "malformed steps: " + std::string{text.substr(0, 200)});
+  if (!json.is_array())
+    return bad;
+  std::vector<step_definition> steps;
+  for (const auto& item : json) {
+    if (!item.is_object() || !item.contains("handler") || !item["handler"].is_string() ||
+        !item.contains("params") || !item["params"].is_object())
+      return bad;
+    steps.push_back({item["handler"].get<std::string>(), item["params"]});
+  }
+  return steps;
 }
 
 result<pipeline_definition> parse_pipeline_definition(const step_registry& registry,

@@ -30,6 +30,9 @@ struct pipeline_plan {
   int version = 1; ///< the stored version these steps are; recorded with every task
   std::string title;
   std::vector<planned_step> steps;
+  /// The steps as compact JSON, [{"handler":..,"params":{..}}] with defaults filled in: what a
+  /// job sends to a worker node, which plans the same steps with its own registry.
+  std::string steps_json;
 };
 
 using plan_ptr = std::shared_ptr<const pipeline_plan>;
@@ -39,6 +42,10 @@ using plan_ptr = std::shared_ptr<const pipeline_plan>;
 /// encoded bytes or base64 text).
 result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
                                     const std::vector<step_definition>& steps);
+
+/// Parses steps_json back into definitions. bad_request if it is not an array of
+/// {"handler": string, "params": object}.
+result<std::vector<step_definition>> parse_steps_json(std::string_view text);
 
 /// A pipeline as clients send it (POST/PUT /pipelines) and as GET /pipelines/{id} shows it,
 /// without the id and version.

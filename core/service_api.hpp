@@ -65,8 +65,11 @@ public:
   virtual void replace_pipeline(int id, std::string body, reply_ptr reply) = 0;
   /// Deletes a pipeline without tasks; retires one with tasks.
   virtual void delete_pipeline(int id, reply_ptr reply) = 0;
-  /// Readiness: 200 while the service accepts work and its database answers, else 503.
+  /// Readiness: 200 while the service accepts work, some node can run jobs and the database
+  /// answers; else 503.
   virtual void check_ready(reply_ptr reply) = 0;
+  /// GET /cluster: the nodes that run jobs, their capacity, work in flight and totals.
+  virtual void cluster_status(reply_ptr reply) = 0;
 };
 
 } // namespace imgproc

@@ -66,7 +66,9 @@ nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std
 }
 
 http_reply failure_reply(const failure& f) {
-  return {http_status(f.code), to_text(error_body(f.detail)), {}};
+  int status = http_status(f.code);
+  // 503 means "not now": overloaded, no capacity, database away. Tell clients when to retry.
+  return {status, to_text(error_body(f.detail)), status == 503 ? "1" : ""};
 }
 
 nlohmann::json error_body(const std::string& detail) {

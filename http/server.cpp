@@ -81,7 +81,7 @@ restinio::request_handling_status_t answer_now(const restinio::request_handle_t&
 bool is_known_path(std::string_view path) {
   // Only for requests no route matched: tells 405 (a known path, wrong method) from 404.
   static const std::regex known{
-      R"(/(process-image|process_image|api/process-image|health|ready|steps|tasks|pipelines)"
+      R"(/(process-image|process_image|api/process-image|health|ready|cluster|steps|tasks|pipelines)"
       R"(|(api/)?tasks/[^/]+|pipelines/[^/]+(/versions/[^/]+)?))"};
   return std::regex_match(path.begin(), path.end(), known);
 }
@@ -342,6 +342,12 @@ struct http_server::impl {
     router->http_get("/ready", [this](auto req, auto) {
       return guarded(req, [&] {
         service.check_ready(std::make_shared<restinio_reply>(req));
+        return restinio::request_accepted();
+      });
+    });
+    router->http_get("/cluster", [this](auto req, auto) {
+      return guarded(req, [&] {
+        service.cluster_status(std::make_shared<restinio_reply>(req));
         return restinio::request_accepted();
       });
     });

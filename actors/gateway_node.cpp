@@ -1,13 +1,13 @@
-#include "actors/local_node.hpp"
+#include "actors/gateway_node.hpp"
 
-#include "actors/decoder_actor.hpp"
-#include "actors/detector_client_actor.hpp"
+#include "actors/dispatcher_actor.hpp"
+#include "actors/membership_actor.hpp"
 #include "actors/messages.hpp"
+#include "actors/node_actor.hpp"
 #include "actors/persistence_actor.hpp"
 #include "actors/pipeline_actor.hpp"
 #include "actors/pipeline_admin_actor.hpp"
 #include "actors/pipeline_catalog_actor.hpp"
-#include "actors/preprocessor_actor.hpp"
 #include "core/step_catalogue.hpp"
 #include "core/task_json.hpp"
 #include "db/change_listener.hpp"
@@ -23,8 +23,12 @@
 namespace imgproc {
 namespace {
 
-caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_settings& s) {
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const gateway_settings& s) {
   cfg.set("scheduler.max-threads", s.scheduler_threads);
+  if (s.cluster.listen)
+    configure_cluster(cfg, s.cluster);
+  else
+    register_cluster_types(cfg);
   // CAF's own log file is off: the service logs through common/log.
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
@@ -38,8 +42,8 @@ http_reply shutting_down() {
 
 } // namespace
 
-struct local_node::impl {
-  node_settings settings;
+struct gateway_node::impl {
+  gateway_settings settings;
   std::shared_ptr<const step_registry> registry;
   std::atomic<bool> stopping{false};
   bool actors_stopped = false;
@@ -48,8 +52,12 @@ struct local_node::impl {
   services_ptr services;
   pipeline_admin_actor admin;
   std::unique_ptr<db::pipeline_change_listener> listener;
+  pools_ptr pools;       ///< this process's stage actors, when it runs jobs itself
+  node_actor local_node; ///< this process as a node, when capacity > 0
+  membership_actor membership;
+  std::optional<std::uint16_t> cluster_port;
 
-  impl(node_settings s, std::shared_ptr<const step_registry> reg)
+  impl(gateway_settings s, std::shared_ptr<const step_registry> reg)
       : settings(std::move(s)), registry(std::move(reg)) {
     configure(config, settings);
     system = std::make_unique<caf::actor_system>(config);
@@ -72,17 +80,24 @@ struct local_node::impl {
       services->persistence.add(
           spawn_persistence(*system, settings.dsn, settings.db_statement_timeout, load), load);
     }
-    for (std::size_t i = 0; i < settings.decoders; ++i) {
-      auto load = std::make_shared<load_counter>();
-      services->decoders.add(spawn_decoder(*system, settings.decoder, load), load);
+    services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3});
+    if (settings.capacity > 0) {
+      pools = spawn_stage_pools(*system, settings.stages);
+      local_node = spawn_node(*system, pools, registry, settings.node_name,
+                              std::make_shared<load_counter>());
+      node_info info{settings.node_name, "in-process", settings.capacity, true};
+      caf::anon_send(services->dispatcher, join_atom::value,
+                     caf::actor_cast<caf::actor>(local_node), std::move(info));
     }
-    for (std::size_t i = 0; i < settings.preprocessors; ++i) {
-      auto load = std::make_shared<load_counter>();
-      services->preprocessors.add(spawn_preprocessor(*system, load), load);
-    }
-    for (std::size_t i = 0; i < settings.detector_clients; ++i) {
-      auto load = std::make_shared<load_counter>();
-      services->detectors.add(spawn_detector_client(*system, settings.detector, load), load);
+    if (settings.cluster.listen) {
+      membership = spawn_membership(*system, services->dispatcher);
+      auto port = publish_membership(*system, caf::actor_cast<caf::strong_actor_ptr>(membership),
+                                     settings.cluster);
+      if (!port)
+        throw std::runtime_error("cannot listen for worker nodes on " + settings.cluster.host +
+                                 ":" + std::to_string(settings.cluster.port) + ": " +
+                                 system->render(port.error()));
+      cluster_port = *port;
     }
   }
 
@@ -114,13 +129,20 @@ struct local_node::impl {
     };
     stop(services->catalog);
     stop(admin);
+    stop(services->dispatcher);
+    if (membership)
+      stop(membership);
+    if (local_node)
+      stop(local_node);
     // A detached actor's thread ends only once nobody holds the actor: drop every handle.
     admin = nullptr;
+    membership = nullptr;
+    local_node = nullptr;
     for (const auto& w : services->persistence.workers())
       stop(w);
-    for (auto* pool : {&services->decoders, &services->preprocessors, &services->detectors})
-      for (const auto& w : pool->workers())
-        stop(w);
+    if (pools)
+      stop_stage_pools(*pools);
+    pools.reset();
     services.reset();
     system->await_all_actors_done();
   }
@@ -170,26 +192,26 @@ struct local_node::impl {
   }
 };
 
-local_node::local_node(node_settings settings, std::shared_ptr<const step_registry> registry)
+gateway_node::gateway_node(gateway_settings settings, std::shared_ptr<const step_registry> registry)
     : impl_(std::make_unique<impl>(std::move(settings), std::move(registry))) {}
 
-local_node::~local_node() {
+gateway_node::~gateway_node() {
   shutdown();
 }
 
-void local_node::stop_actors() {
+void gateway_node::stop_actors() {
   impl_->stop_actors();
 }
 
-void local_node::shutdown() {
+void gateway_node::shutdown() {
   impl_->release();
 }
 
-bool local_node::drain(std::chrono::milliseconds grace) {
+bool gateway_node::drain(std::chrono::milliseconds grace) {
   return impl_->drain(grace);
 }
 
-void local_node::process(process_request request, reply_ptr reply) {
+void gateway_node::process(process_request request, reply_ptr reply) {
   if (impl_->stopping) {
     reply->send(shutting_down());
     return;
@@ -203,60 +225,82 @@ void local_node::process(process_request request, reply_ptr reply) {
   }
 }
 
-void local_node::list_tasks(task_filter filter, reply_ptr reply) {
+void gateway_node::list_tasks(task_filter filter, reply_ptr reply) {
   impl_->ask_persistence(std::move(reply), list_atom::value, std::move(filter));
 }
 
-void local_node::get_task(std::int64_t id, reply_ptr reply) {
+void gateway_node::get_task(std::int64_t id, reply_ptr reply) {
   impl_->ask_persistence(std::move(reply), get_atom::value, id);
 }
 
-void local_node::list_steps(reply_ptr reply) {
+void gateway_node::list_steps(reply_ptr reply) {
   reply->send({200, to_text(nlohmann::json{{"items", describe_steps(*impl_->registry)}}), {}});
 }
 
-void local_node::list_pipelines(reply_ptr reply) {
+void gateway_node::list_pipelines(reply_ptr reply) {
   impl_->ask(impl_->admin, std::move(reply), list_atom::value);
 }
 
-void local_node::get_pipeline(int id, std::optional<int> version, reply_ptr reply) {
+void gateway_node::get_pipeline(int id, std::optional<int> version, reply_ptr reply) {
   impl_->ask(impl_->admin, std::move(reply), get_atom::value, id, version.value_or(0));
 }
 
-void local_node::create_pipeline(std::string body, reply_ptr reply) {
+void gateway_node::create_pipeline(std::string body, reply_ptr reply) {
   impl_->ask_with_definition(body, std::move(reply), create_atom::value);
 }
 
-void local_node::replace_pipeline(int id, std::string body, reply_ptr reply) {
+void gateway_node::replace_pipeline(int id, std::string body, reply_ptr reply) {
   impl_->ask_with_definition(body, std::move(reply), put_atom::value, id);
 }
 
-void local_node::delete_pipeline(int id, reply_ptr reply) {
+void gateway_node::delete_pipeline(int id, reply_ptr reply) {
   impl_->ask(impl_->admin, std::move(reply), delete_atom::value, id);
 }
 
-void local_node::check_ready(reply_ptr reply) {
+void gateway_node::check_ready(reply_ptr reply) {
   if (impl_->stopping)
     return reply->send(shutting_down());
   auto worker = impl_->services->persistence.pick();
+  auto dispatcher = impl_->services->dispatcher;
   try {
-    impl_->system->spawn([worker, reply](caf::event_based_actor* self) {
-      self->request(worker, std::chrono::seconds(2), ping_atom::value)
+    impl_->system->spawn([worker, dispatcher, reply](caf::event_based_actor* self) {
+      self->request(dispatcher, std::chrono::seconds(2), ping_atom::value)
           .then(
-              [reply](bool up) {
-                if (up)
-                  reply->send({200, R"({"status":"ready"})", {}});
-                else
-                  reply->send({503, to_text(error_body("the database does not answer")), "1"});
+              [self, worker, reply](bool has_nodes) {
+                if (!has_nodes)
+                  return reply->send(
+                      {503,
+                       to_text(error_body("no node can run jobs: no worker node has "
+                                          "joined and this gateway runs none itself")),
+                       "1"});
+                self->request(worker, std::chrono::seconds(2), ping_atom::value)
+                    .then(
+                        [reply](bool up) {
+                          if (up)
+                            reply->send({200, R"({"status":"ready"})", {}});
+                          else
+                            reply->send(
+                                {503, to_text(error_body("the database does not answer")), "1"});
+                        },
+                        [reply](caf::error&) {
+                          reply->send({503,
+                                       to_text(error_body("the database does not answer in time")),
+                                       "1"});
+                        });
               },
-              [reply](caf::error&) {
-                reply->send(
-                    {503, to_text(error_body("the database does not answer in time")), "1"});
-              });
+              [reply](caf::error& err) { reply->send(failure_reply(from_caf_error(err))); });
     });
   } catch (const std::exception& e) {
     reply->send({500, to_text(error_body(e.what())), {}});
   }
+}
+
+void gateway_node::cluster_status(reply_ptr reply) {
+  impl_->ask(impl_->services->dispatcher, std::move(reply), status_atom::value);
+}
+
+std::optional<std::uint16_t> gateway_node::cluster_port() const {
+  return impl_->cluster_port;
 }
 
 } // namespace imgproc

@@ -1,0 +1,39 @@
+#include "actors/membership_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <chrono>
+
+namespace imgproc {
+namespace {
+
+constexpr std::chrono::seconds relay_timeout{5};
+
+membership_actor::behavior_type membership(membership_actor::pointer self, caf::actor dispatcher) {
+  return {
+      [self, dispatcher](join_atom, caf::actor node,
+                         node_info& info) -> caf::typed_response_promise<std::string> {
+        auto promise = self->make_response_promise<std::string>();
+        self->request(dispatcher, relay_timeout, join_atom::value, std::move(node), std::move(info))
+            .then([promise](std::string& name) mutable { promise.deliver(std::move(name)); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self, dispatcher](leave_atom, caf::actor node) -> caf::typed_response_promise<bool> {
+        auto promise = self->make_response_promise<bool>();
+        self->request(dispatcher, relay_timeout, leave_atom::value, std::move(node))
+            .then([promise](bool ok) mutable { promise.deliver(ok); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+  };
+}
+
+} // namespace
+
+membership_actor spawn_membership(caf::actor_system& sys, caf::actor dispatcher) {
+  return sys.spawn(membership, std::move(dispatcher));
+}
+
+} // namespace imgproc

@@ -1,0 +1,104 @@
+#pragma once
+
+// What crosses a node boundary, and nothing else. A gateway sends a worker node one `node_job`
+// per request: the uploaded JPEG as received, the pipeline's steps as JSON and the time left.
+// The node runs every image step of the job itself and answers a `node_result` (the status and
+// output JSON the gateway stores), or an `imgproc` error. Decoded images stay on the node that
+// decoded them: the payload types in messages.hpp are not serializable at all.
+//
+//   gateway                                   worker node
+//   membership ◀──(join, node, node_info)──── gateway_link      (on connect, and again after a
+//   dispatcher ──(run, node_job)────────────▶ node ─▶ job_runner  lost link)
+//              ◀──node_result | error───────
+//   membership ◀──(leave, node)────────────── gateway_link      (draining before shutdown)
+//
+// Every type here is registered on every node by configure_cluster(): a type missing on one
+// side fails quietly in CAF 0.17 (see /work/shared/NOTES.md).
+
+#include "actors/messages.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace imgproc {
+
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+
+/// Bytes shared, not copied, within a process (a view plus whatever keeps it alive), and copied
+/// into a string of their own when a message is deserialized on another node.
+struct shared_bytes {
+  std::shared_ptr<const void> owner;
+  std::string_view view;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, shared_bytes& x) {
+  if constexpr (Inspector::reads_state) {
+    std::string copy{x.view};
+    return f(copy);
+  } else {
+    auto storage = std::make_shared<std::string>();
+    auto result = f(*storage);
+    x.view = *storage;
+    x.owner = std::move(storage);
+    return result;
+  }
+}
+
+/// One request's image work for one node.
+struct node_job {
+  std::int64_t task_id = 0; ///< for logs; the gateway owns the row
+  int pipeline_id = 0;
+  int pipeline_version = 1;
+  std::string steps_json;        ///< pipeline_plan::steps_json
+  shared_bytes image;            ///< the upload as received
+  std::int64_t time_left_ms = 0; ///< relative: nodes' clocks are not compared
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_job& x) {
+  return f(caf::meta::type_name("node_job"), x.task_id, x.pipeline_id, x.pipeline_version,
+           x.steps_json, x.image, x.time_left_ms);
+}
+
+/// What a node answers for a job that ran all its steps.
+struct node_result {
+  std::string status;    ///< result_status(): detected, undetected or processed
+  std::string data_json; ///< output_json()
+  std::string node;      ///< the node's name, for logs
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_result& x) {
+  return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node);
+}
+
+/// How a node introduces itself when it joins a gateway.
+struct node_info {
+  std::string name;
+  std::string address; ///< host name and process id, as the node sees itself
+  std::int32_t capacity = 1;
+  bool local = false; ///< the gateway's own in-process node
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("node_info"), x.name, x.address, x.capacity, x.local);
+}
+
+/// A node's entry point: runs whole jobs.
+using node_actor = caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>>;
+
+/// What a gateway publishes on its cluster port. join answers the gateway's name.
+using membership_actor =
+    caf::typed_actor<caf::replies_to<join_atom, caf::actor, node_info>::with<std::string>,
+                     caf::replies_to<leave_atom, caf::actor>::with<bool>>;
+
+} // namespace imgproc
