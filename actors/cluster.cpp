@@ -18,6 +18,8 @@ void register_cluster_types(caf::actor_system_config& config) {
 }
 
 void configure_cluster(caf::actor_system_config& config, const cluster_settings& s) {
+  // Links tls_error_queue.cpp into every binary that can open TLS node links.
+  keep_tls_error_queue_guard();
   register_cluster_types(config);
   config.load<caf::io::middleman>();
   config.set("middleman.heartbeat-interval", caf::timespan{s.heartbeat});

@@ -36,6 +36,9 @@ struct cluster_settings {
 /// every type in node_protocol.hpp. Call before constructing the actor system.
 void configure_cluster(caf::actor_system_config& config, const cluster_settings& settings);
 
+/// Defined in tls_error_queue.cpp; calling it keeps that file's OpenSSL fix in the executable.
+void keep_tls_error_queue_guard();
+
 /// Registers the cluster's message types only (for a process that never opens a link).
 void register_cluster_types(caf::actor_system_config& config);
 
