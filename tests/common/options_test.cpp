@@ -71,5 +71,17 @@ TEST(options, parse_int_is_strict) {
   EXPECT_FALSE(parse_int("99999999999999999999"));
 }
 
+TEST(options, a_repeatable_option_collects_every_command_line_value) {
+  option_set o;
+  o.add({"join", "TEST_JOIN", "", "gateways", true}).add({"port", "", "1", "port"});
+  // The command line replaces the environment's value, then each repetition adds one.
+  ASSERT_TRUE(o.parse({"--join=a:1", "--join=b:2,c:3", "--port=2", "--port=3"},
+                      fake_env({{"TEST_JOIN", "env:9"}})));
+  EXPECT_EQ(o.get_list("join"), (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(o.get("port"), "3"); // not repeatable: the last one wins
+  ASSERT_TRUE(o.parse({}, fake_env({{"TEST_JOIN", "env:9"}})));
+  EXPECT_EQ(o.get_list("join"), (std::vector<std::string>{"env:9"}));
+}
+
 } // namespace
 } // namespace imgproc
