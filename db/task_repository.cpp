@@ -25,7 +25,12 @@ constexpr const char* fail_abandoned_stmt = "imgproc_task_fail_abandoned";
 // The columns to_task reads, in its order.
 #define IMGPROC_TASK_COLUMNS                                                                       \
   "id, pipeline_id, pipeline_version, status, filename, data::text, error, " IMGPROC_UTC_ISO(      \
-      "created_at") ", " IMGPROC_UTC_ISO("finished_at")
+      "created_at") ", " IMGPROC_UTC_ISO("finished_at") ", owner"
+
+// The creating session's application_name ("imgproc:<instance id>"), or NULL if it has none.
+// current_setting() holds the value exactly as pg_stat_activity reports it: the server already
+// cut it to 63 bytes and replaced non-ASCII bytes when it was set.
+#define IMGPROC_TASK_OWNER "NULLIF(current_setting('application_name'), '')"
 
 // list_tasks filters: one prepared statement per combination (bit set = filter present), each
 // naming only the conditions it uses. A single statement with `$1 IS NULL OR pipeline_id = $1`
@@ -65,19 +70,21 @@ task_record to_task(const pqxx::row& row) {
   task.created_at = row[7].as<std::string>();
   if (!row[8].is_null())
     task.finished_at = row[8].as<std::string>();
+  if (!row[9].is_null())
+    task.owner = row[9].as<std::string>();
   return task;
 }
 
 } // namespace
 
 void prepare_task_statements(pqxx::connection& conn) {
-  conn.prepare(create_stmt, "INSERT INTO tasks (pipeline_id, status, filename)"
-                            " VALUES ($1, 'processing', $2) RETURNING id");
+  conn.prepare(create_stmt, "INSERT INTO tasks (pipeline_id, status, filename, owner)"
+                            " VALUES ($1, 'processing', $2, " IMGPROC_TASK_OWNER ") RETURNING id");
   // Only for an active pipeline: a request that planned before a DELETE must not add a task
   // to a pipeline that was just deleted or retired.
   conn.prepare(create_versioned_stmt,
-               "INSERT INTO tasks (pipeline_id, pipeline_version, status, filename)"
-               " SELECT $1, $2, 'processing', $3 FROM pipelines"
+               "INSERT INTO tasks (pipeline_id, pipeline_version, status, filename, owner)"
+               " SELECT $1, $2, 'processing', $3, " IMGPROC_TASK_OWNER " FROM pipelines"
                " WHERE id = $1 AND retired_at IS NULL RETURNING id");
   conn.prepare(finish_stmt, "UPDATE tasks SET status = $2, data = $3::jsonb, finished_at = now()"
                             " WHERE id = $1 AND status = 'processing'");
@@ -100,11 +107,22 @@ void prepare_task_statements(pqxx::connection& conn) {
     conn.prepare(list_stmt(filters), "SELECT " IMGPROC_TASK_COLUMNS " FROM tasks" + where +
                                          " ORDER BY id DESC LIMIT $" + std::to_string(++param));
   }
+  // A row is abandoned unless a session of this database carries its owner's name. An owner
+  // that is NULL or '' (only plain SQL writes '') names nobody: every session without an
+  // application_name, psql's sweeps included, reports ''. A session with the same name in another
+  // database on the server (another deployment) cannot be working on these rows.
+  // pg_stat_activity is read once per statement, so the whole sweep sees one set of sessions.
   conn.prepare(fail_abandoned_stmt,
                "UPDATE tasks SET status = 'failed', error = $1, finished_at = now()"
-               " WHERE status = 'processing'");
+               " WHERE status = 'processing'"
+               " AND created_at <= now() - make_interval(secs => $2)"
+               " AND NOT EXISTS ("
+               "   SELECT 1 FROM pg_stat_activity a"
+               "   WHERE a.application_name = tasks.owner AND tasks.owner <> ''"
+               "   AND a.datname = current_database())");
 }
 
+#undef IMGPROC_TASK_OWNER
 #undef IMGPROC_TASK_COLUMNS
 #undef IMGPROC_UTC_ISO
 
@@ -177,9 +195,14 @@ std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& qu
   return tasks;
 }
 
-std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason) {
+std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason,
+                                  std::chrono::seconds min_age) {
+  if (min_age.count() < 0)
+    throw std::invalid_argument("fail_abandoned_tasks min_age must not be negative");
+  const std::int64_t seconds = min_age.count();
   pqxx::nontransaction txn{conn};
-  return txn.exec_prepared(fail_abandoned_stmt, text_param(reason, "reason")).affected_rows();
+  return txn.exec_prepared(fail_abandoned_stmt, text_param(reason, "reason"), seconds)
+      .affected_rows();
 }
 
 } // namespace imgproc::db

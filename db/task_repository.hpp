@@ -12,6 +12,7 @@
 // pqxx::data_exception for text PostgreSQL cannot store (invalid UTF-8). std::invalid_argument
 // for an embedded NUL byte (libpq would silently cut the string there) or a bad finish status.
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,11 +34,19 @@ struct task_record {
   std::optional<std::string> error;
   std::string created_at;                 ///< ISO 8601 UTC, e.g. 2024-05-01T12:00:00.123456Z
   std::optional<std::string> finished_at; ///< same format; empty while processing
+  /// The application_name of the session that created the row ("imgproc:<instance id>", see
+  /// db::instance_application_name); empty for rows from older binaries or plain SQL, or made by
+  /// a session without an application_name.
+  std::optional<std::string> owner;
 };
 
 /// Registers the statements below on `conn`. Call once per (new) connection.
 void prepare_task_statements(pqxx::connection& conn);
 
+/// Both create_task overloads record the creating session's application_name as the task's
+/// owner (see fail_abandoned_tasks), so set it (db::set_application_name) on the connection
+/// first; without one the owner is NULL.
+///
 /// Inserts a 'processing' task without a pipeline version and returns its id. Prefer the
 /// overload below: without the version a task's result cannot be traced to the steps it ran.
 std::int64_t create_task(pqxx::connection& conn, int pipeline_id, std::string_view filename);
@@ -90,8 +99,25 @@ struct task_query {
 /// Throws std::invalid_argument if the status holds a NUL byte.
 std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& query);
 
-/// Marks every 'processing' task failed with `reason`; for startup, when no task can still be in
-/// flight. Returns how many rows changed.
-std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason);
+/// Marks failed with `reason` (error = reason, finished_at = now()) every 'processing' task whose
+/// owner is gone and that was created at least `min_age` ago. Returns how many rows changed.
+///
+/// A task's owner is gone when its owner is NULL or empty (rows from older binaries or plain SQL,
+/// which nothing can vouch for) or when no session connected to this database has that
+/// application_name in pg_stat_activity. Other gateways sharing the database therefore keep their
+/// in-flight rows as long as they hold a connection, and so does the caller's own session.
+/// pg_stat_activity shows application_name (and usename, datname) of every session to every
+/// role, superuser or not: only columns such as state and query are hidden from other roles
+/// (PostgreSQL 15, pg_stat_get_activity; checked as a non-superuser, and by the pg tests).
+///
+/// Start-up calls it with min_age 0: this instance has a fresh id, so rows of its own earlier run
+/// are gone by definition. A periodic sweep passes a min_age longer than any request can take, so
+/// a gateway whose connections all blipped at once (e.g. a database restart) is not swept while
+/// it reconnects and may still finish its rows; once it has reconnected under the same name its
+/// rows count as live again. (The start-up call has no such margin: a gateway that has no
+/// connection open at that very moment loses its in-flight rows.)
+/// Throws std::invalid_argument for a negative `min_age` or a NUL byte in `reason`.
+std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason,
+                                  std::chrono::seconds min_age = std::chrono::seconds(0));
 
 } // namespace imgproc::db
