@@ -8,6 +8,7 @@
 #include "actors/pipeline_actor.hpp"
 #include "actors/pipeline_admin_actor.hpp"
 #include "actors/pipeline_catalog_actor.hpp"
+#include "actors/task_sweeper_actor.hpp"
 #include "core/step_catalogue.hpp"
 #include "core/task_json.hpp"
 #include "db/change_listener.hpp"
@@ -55,6 +56,7 @@ struct gateway_node::impl {
   pools_ptr pools;       ///< this process's stage actors, when it runs jobs itself
   node_actor local_node; ///< this process as a node, when capacity > 0
   membership_actor membership;
+  caf::actor sweeper;
   std::optional<std::uint16_t> cluster_port;
 
   impl(gateway_settings s, std::shared_ptr<const step_registry> reg)
@@ -130,6 +132,8 @@ struct gateway_node::impl {
     stop(services->catalog);
     stop(admin);
     stop(services->dispatcher);
+    stop(sweeper);
+    sweeper = nullptr;
     if (membership)
       stop(membership);
     if (local_node)

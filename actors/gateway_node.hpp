@@ -12,6 +12,7 @@
 
 #include "actors/cluster.hpp"
 #include "actors/stage_pools.hpp"
+#include "actors/task_sweeper_actor.hpp"
 #include "core/service_api.hpp"
 #include "core/step_registry.hpp"
 
@@ -37,6 +38,7 @@ struct gateway_settings {
   stage_settings stages;         ///< used when capacity > 0
   std::size_t queue_limit = 256; ///< jobs waiting for a free node; beyond it 503
   cluster_settings cluster;      ///< cluster.listen: accept worker nodes
+  sweep_settings sweep;          ///< failing rows of gateways that crashed
 };
 
 class gateway_node final : public image_service {

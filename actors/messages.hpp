@@ -37,6 +37,7 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using fail_atom = caf::atom_constant<caf::atom("fail")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 // -- timers -------------------------------------------------------------------------------------
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;

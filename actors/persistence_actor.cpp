@@ -91,6 +91,13 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
         // try opens a fresh one, so a database that is back reads as up at once.
         return self->state.session->healthy() || self->state.session->healthy();
       },
+      [self](sweep_atom, std::int64_t min_age_seconds) {
+        return with_db<std::int64_t>(self, "sweeping abandoned tasks", [&](pqxx::connection& conn) {
+          return db::fail_abandoned_tasks(
+              conn, "interrupted: the gateway running the task stopped before it finished",
+              std::chrono::seconds(min_age_seconds));
+        });
+      },
       [self](get_atom, std::int64_t id) {
         return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
           auto task = db::find_task(conn, id);

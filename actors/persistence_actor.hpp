@@ -8,6 +8,9 @@
 ///             (get_atom, int64 id)        answers: json_reply, the task or 404
 ///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
 ///             (ping_atom)                 answers: whether the database answers `SELECT 1`
+///             (sweep_atom, min_age_s)     answers: how many abandoned rows it failed (rows
+///                                         'processing' that long whose owning instance has no
+///                                         live connection: a crashed gateway's)
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
@@ -36,7 +39,8 @@ using persistence_actor =
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
                      caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
                      caf::replies_to<list_atom, task_filter>::with<json_reply>,
-                     caf::replies_to<ping_atom>::with<bool>>;
+                     caf::replies_to<ping_atom>::with<bool>,
+                     caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>>;
 
 struct persistence_state {
   static inline const char* name = "persistence";

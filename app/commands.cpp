@@ -159,6 +159,11 @@ int run_serve(const std::vector<std::string>& args, role r) {
   cv::setNumThreads(0);
   init_http_client_library();
 
+  // Every connection of this process carries the instance's name: task rows record it as their
+  // owner, and a sweep fails only rows whose owner has no connection left (a crashed gateway's).
+  auto instance = db::instance_application_name(db::new_instance_id());
+  settings.dsn = db::with_application_name(settings.dsn, instance);
+  settings.node.dsn = settings.dsn;
   try {
     auto conn = connect_with_wait(settings.dsn, settings.db_wait);
     if (settings.migrate_on_start)
@@ -168,7 +173,8 @@ int run_serve(const std::vector<std::string>& args, role r) {
         *conn, "interrupted: the service stopped before the task finished");
     if (abandoned > 0)
       log::warning("imgproc", "marked " + std::to_string(abandoned) +
-                                  " unfinished task(s) from an earlier run as failed");
+                                  " unfinished task(s) of stopped gateways as failed");
+    log::info("imgproc", "instance " + instance + " (owner of the task rows it creates)");
   } catch (const std::exception& e) {
     log::error("imgproc", std::string{"database start-up failed: "} + e.what());
     return 1;

@@ -150,6 +150,10 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   s.http.admin_token = o.get("admin-token");
   s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
 
+  // A row can stay 'processing' for the deadline plus the final write; anything older whose
+  // gateway has no connection left was abandoned.
+  n.sweep.min_age = std::chrono::duration_cast<std::chrono::seconds>(
+      s.http.request_timeout + 2 * n.db_statement_timeout + std::chrono::seconds(10));
   n.node_name = o.get("node-name").empty() ? default_node_name() : o.get("node-name");
   n.capacity = static_cast<int>(o.get_int("capacity", 0, 100000));
   n.queue_limit = static_cast<std::size_t>(o.get_int("queue-limit", 0, 1000000));

@@ -1,8 +1,11 @@
 #include "db/connection.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <pqxx/nontransaction>
+#include <random>
 #include <regex>
+#include <stdexcept>
 #include <string_view>
 
 namespace imgproc::db {
@@ -44,6 +47,26 @@ std::string with_connect_timeout(const std::string& dsn, int seconds) {
   if (!is_uri(dsn))
     return dsn.empty() ? setting : dsn + " " + setting;
   // A fragment is not part of a libpq URI, so only '?' matters.
+  if (dsn.find('?') == std::string::npos)
+    return dsn + "?" + setting;
+  const char last = dsn.back();
+  return dsn + (last == '?' || last == '&' ? "" : "&") + setting;
+}
+
+std::string with_application_name(const std::string& dsn, const std::string& name) {
+  if (!is_uri(dsn)) {
+    // key=value form: single-quote the value, escaping backslashes and quotes.
+    std::string quoted = "'";
+    for (char c : name) {
+      if (c == '\\' || c == '\'')
+        quoted += '\\';
+      quoted += c;
+    }
+    quoted += "'";
+    std::string setting = "application_name=" + quoted;
+    return dsn.empty() ? setting : dsn + " " + setting;
+  }
+  std::string setting = "application_name=" + percent_encode(name);
   if (dsn.find('?') == std::string::npos)
     return dsn + "?" + setting;
   const char last = dsn.back();
@@ -126,6 +149,41 @@ void set_session_timeouts(pqxx::connection& conn, std::chrono::milliseconds stat
   pqxx::nontransaction txn{conn};
   txn.exec("SET statement_timeout = " + std::to_string(statement.count()));
   txn.exec("SET lock_timeout = " + std::to_string(lock.count()));
+}
+
+std::string new_instance_id() {
+  std::random_device device;
+  // random_device yields 32-bit values (its result_type is unsigned int): take two.
+  const std::uint64_t bits = (std::uint64_t{device()} << 32) ^ std::uint64_t{device()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 0; i < 16; ++i)
+    id[static_cast<std::size_t>(i)] = hex[(bits >> (60 - 4 * i)) & 0x0f];
+  return id;
+}
+
+std::string instance_application_name(const std::string& instance_id) {
+  // NAMEDATALEN - 1 in a standard PostgreSQL build: longer names are cut by the server (with a
+  // NOTICE), and pg_stat_activity reports the cut value.
+  constexpr std::size_t max_length = 63;
+  std::string name = "imgproc:" + instance_id;
+  if (name.size() > max_length)
+    name.resize(max_length);
+  // The server replaces every byte outside printable ASCII with '?' (PostgreSQL 15; 16 and
+  // later write \x.. escapes instead). Doing it here keeps the name the same on every version.
+  for (char& c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7e)
+      c = '?';
+  }
+  return name;
+}
+
+void set_application_name(pqxx::connection& conn, const std::string& name) {
+  if (name.find('\0') != std::string::npos)
+    throw std::invalid_argument("application_name contains a NUL byte");
+  pqxx::nontransaction txn{conn};
+  txn.exec_params("SELECT set_config('application_name', $1, false)", name);
 }
 
 } // namespace imgproc::db

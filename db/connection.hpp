@@ -24,6 +24,37 @@ std::unique_ptr<pqxx::connection> connect(const std::string& dsn);
 void set_session_timeouts(pqxx::connection& conn, std::chrono::milliseconds statement,
                           std::chrono::milliseconds lock);
 
+// --- Instance identity -------------------------------------------------------------------------
+// Each running service instance names its sessions "imgproc:<instance id>" (PostgreSQL's
+// application_name). Task rows record the name of the session that created them (tasks.owner),
+// and fail_abandoned_tasks() treats a row as abandoned once no session of that name is connected.
+
+/// A fresh random instance id: 16 lowercase hex digits (64 bits from std::random_device).
+/// Throws whatever std::random_device throws if no entropy source is available.
+std::string new_instance_id();
+
+/// "imgproc:" + `instance_id`, in the form PostgreSQL stores an application_name: bytes outside
+/// printable ASCII become '?' (as the server would turn them) and the result is cut to 63 bytes
+/// (NAMEDATALEN - 1, where pg_stat_activity cuts it). The value is therefore exactly what the
+/// server reports for a session that sets it, and what ends up in tasks.owner.
+std::string instance_application_name(const std::string& instance_id);
+
+/// Sets this session's application_name to `name` (as a parameter of
+/// `SELECT set_config('application_name', $1, false)`, never as SQL text). Lasts until the
+/// session ends, and only for it: call it on every freshly opened connection, e.g. from a
+/// db::session prepare hook, before creating tasks. (libpqxx 6 may silently reopen a broken
+/// pqxx::connection that is used again, and such a new session has lost the name; db::session
+/// never reuses a broken connection.)
+/// Must not be called inside a transaction on `conn`. Throws std::invalid_argument if `name`
+/// holds a NUL byte, pqxx exceptions from the database.
+void set_application_name(pqxx::connection& conn, const std::string& name);
+
+/// Returns `dsn` with `application_name=<name>` appended (percent-encoded in a URI). libpq takes
+/// the last value of a repeated parameter, so this overrides one the DSN may already set: every
+/// connection the DSN opens, including libpq's silent reconnects, carries the name that marks
+/// the instance owning its task rows.
+std::string with_application_name(const std::string& dsn, const std::string& name);
+
 /// Returns `dsn` with `connect_timeout=<seconds>` added unless it already has one. Understands
 /// both URI (`postgresql://...`) and key=value DSNs. Never throws except std::bad_alloc.
 std::string with_connect_timeout(const std::string& dsn, int seconds = 5);

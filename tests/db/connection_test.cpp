@@ -1,6 +1,9 @@
 #include "db/connection.hpp"
 
 #include <gtest/gtest.h>
+#include <regex>
+#include <set>
+#include <string>
 
 namespace {
 
@@ -69,6 +72,45 @@ TEST(with_connect_timeout, adds_only_when_missing) {
   EXPECT_EQ(with_connect_timeout(""), "connect_timeout=5");
   EXPECT_EQ(with_connect_timeout("postgresql://h/d?connect_timeout=1"),
             "postgresql://h/d?connect_timeout=1");
+}
+
+TEST(new_instance_id, is_16_lowercase_hex_digits) {
+  const std::regex hex16{"[0-9a-f]{16}"};
+  for (int i = 0; i < 100; ++i) {
+    const auto id = new_instance_id();
+    EXPECT_TRUE(std::regex_match(id, hex16)) << id;
+  }
+}
+
+TEST(new_instance_id, differs_between_calls) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i)
+    ids.insert(new_instance_id());
+  EXPECT_EQ(ids.size(), 1000u);
+}
+
+TEST(instance_application_name, prefixes_the_instance_id) {
+  EXPECT_EQ(instance_application_name("0123456789abcdef"), "imgproc:0123456789abcdef");
+  EXPECT_EQ(instance_application_name(""), "imgproc:");
+  const auto id = new_instance_id();
+  EXPECT_EQ(instance_application_name(id), "imgproc:" + id);
+}
+
+TEST(instance_application_name, is_cut_to_postgres_63_byte_limit) {
+  const std::string fits(55, 'a'); // 8 + 55 = 63
+  EXPECT_EQ(instance_application_name(fits), "imgproc:" + fits);
+  const auto cut = instance_application_name(std::string(56, 'b') + "tail");
+  EXPECT_EQ(cut.size(), 63u);
+  EXPECT_EQ(cut, "imgproc:" + std::string(55, 'b'));
+  EXPECT_EQ(instance_application_name(std::string(1000, 'c')).size(), 63u);
+}
+
+TEST(instance_application_name, replaces_bytes_postgres_would_replace) {
+  // As PostgreSQL 15 stores it: each byte outside printable ASCII becomes '?'.
+  EXPECT_EQ(instance_application_name("h\xc3\xa9te\tx"), "imgproc:h??te?x");
+  // A multi-byte character cut in half by the limit leaves no stray byte behind.
+  const auto cut = instance_application_name(std::string(54, 'a') + "\xc3\xa9");
+  EXPECT_EQ(cut, "imgproc:" + std::string(54, 'a') + "?");
 }
 
 } // namespace
