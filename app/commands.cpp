@@ -205,7 +205,7 @@ int run_serve(const std::vector<std::string>& args, role r) {
                              ": new requests get 503, waiting for the ones in flight");
     // The HTTP server keeps running until the actors are gone: their answers (and the 500 a
     // dropped request gets) are written through it. The actor system itself is torn down only
-    // after the server's threads have ended (see local_node::shutdown).
+    // after the server's threads have ended (see gateway_node::shutdown).
     if (!node.drain(settings.shutdown_grace))
       log::warning("imgproc", "requests still running after the grace period are cut off");
     node.stop_actors();

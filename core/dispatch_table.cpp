@@ -55,14 +55,20 @@ std::vector<dispatch_table::job_id> dispatch_table::remove_node(node_id id,
   return jobs;
 }
 
-dispatch_table::decision dispatch_table::submit(job_id job) {
+std::optional<dispatch_table::decision> dispatch_table::place_now(job_id job) {
   check_unknown(job);
   if (!has_capacity())
-    return {placement::rejected_no_nodes};
+    return decision{placement::rejected_no_nodes};
   if (node_entry* node = pick()) {
     assign(job, *node);
-    return {placement::assigned, node->id};
+    return decision{placement::assigned, node->id};
   }
+  return std::nullopt;
+}
+
+dispatch_table::decision dispatch_table::submit(job_id job) {
+  if (auto now = place_now(job))
+    return *now;
   if (queue_.size() >= queue_limit_) {
     ++rejected_;
     return {placement::rejected_queue_full};
@@ -73,13 +79,8 @@ dispatch_table::decision dispatch_table::submit(job_id job) {
 }
 
 dispatch_table::decision dispatch_table::resubmit(job_id job) {
-  check_unknown(job);
-  if (!has_capacity())
-    return {placement::rejected_no_nodes};
-  if (node_entry* node = pick()) {
-    assign(job, *node);
-    return {placement::assigned, node->id};
-  }
+  if (auto now = place_now(job))
+    return *now;
   // Ahead of every submitted job, but behind jobs resubmitted before it: pushing each one to the
   // very front would reverse the order of a removed node's jobs.
   auto pos = std::find_if(queue_.begin(), queue_.end(),

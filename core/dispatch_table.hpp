@@ -117,6 +117,8 @@ private:
   };
 
   node_entry* pick();
+  /// Rejects when no node is up or assigns to a free slot; nullopt when the job must queue.
+  std::optional<decision> place_now(job_id job);
   void assign(job_id job, node_entry& node);
   void check_unknown(job_id job) const;
   static const char* state_name(node_state state);
