@@ -68,10 +68,18 @@ void give_up(pointer self, job_id id, const failure& f) {
 void send_to(pointer self, job_id id, node_id node);
 void place(pointer self, job_id id, dispatch_table::decision decision, bool retry);
 
+void publish_admission(pointer self) {
+  const auto& table = self->state.table;
+  self->state.settings.admission->store(!table.has_capacity() ? admission_state::no_nodes
+                                        : table.can_accept()  ? admission_state::accepting
+                                                              : admission_state::full);
+}
+
 /// Sends queued jobs to nodes that have a free slot.
 void pump(pointer self) {
   for (const auto& a : self->state.table.assign_queued())
     send_to(self, a.job, a.node);
+  publish_admission(self);
 }
 
 /// The node did not answer this attempt (lost link, dead actor): another node gets the job.
@@ -160,6 +168,7 @@ void place(pointer self, job_id id, dispatch_table::decision decision, bool retr
                                                        " jobs are waiting; retry shortly"));
       break;
     case dispatch_table::placement::rejected_no_nodes:
+      st.settings.refused->fetch_add(1);
       give_up(self, id,
               make_failure(error_code::overloaded,
                            retry ? "the node running the request was lost and no other node "
@@ -219,6 +228,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
         st.jobs.emplace(id, std::move(entry));
         self->delayed_send(self, left, expire_atom::value, id);
         place(self, id, st.table.submit(id), false);
+        publish_admission(self);
         return promise;
       },
       [self](expire_atom, job_id id) {
@@ -267,6 +277,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
         if (it == st.node_by_address.end())
           return false;
         st.table.drain_node(it->second);
+        publish_admission(self);
         if (auto n = st.nodes.find(it->second); n != st.nodes.end()) {
           n->second.draining = true;
           log::info("dispatcher",
@@ -276,6 +287,8 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
       },
       [self](status_atom) {
         auto body = self->state.table.to_json();
+        body["queue"]["rejected"] =
+            body["queue"]["rejected"].get<std::uint64_t>() + self->state.settings.refused->load();
         body["gateway"] = self->state.settings.gateway_name;
         return json_reply{200, to_text(body)};
       },

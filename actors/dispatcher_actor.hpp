@@ -22,17 +22,32 @@
 
 #include "actors/node_protocol.hpp"
 
+#include <atomic>
 #include <caf/fwd.hpp>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 
 namespace imgproc {
+
+/// What the dispatcher would do with a new job, published after every change so that the HTTP
+/// side can refuse work at once, before a pipeline actor or a task row exists. A hint: the
+/// dispatcher still decides each job itself.
+enum class admission_state { accepting, no_nodes, full };
+using admission_ptr = std::shared_ptr<std::atomic<admission_state>>;
+/// Requests refused for want of capacity outside the dispatch table (refused up front, or with
+/// no node up); /cluster reports them with the table's own in `queue.rejected`.
+using refusal_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
 
 struct dispatcher_settings {
   std::string gateway_name;
   std::size_t queue_limit = 256;
   /// How often one job may be moved to another node after its node failed.
   int max_attempts = 3;
+  admission_ptr admission =
+      std::make_shared<std::atomic<admission_state>>(admission_state::no_nodes);
+  refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 caf::actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings);

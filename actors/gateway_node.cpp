@@ -82,7 +82,12 @@ struct gateway_node::impl {
       services->persistence.add(
           spawn_persistence(*system, settings.dsn, settings.db_statement_timeout, load), load);
     }
-    services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3});
+    // A local node joins at once (its join message is ahead of any request): accept from the
+    // start. Without one, nothing runs until a worker joins.
+    services->admission = std::make_shared<std::atomic<admission_state>>(
+        settings.capacity > 0 ? admission_state::accepting : admission_state::no_nodes);
+    services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3,
+                                                      services->admission, services->refused});
     if (settings.capacity > 0) {
       pools = spawn_stage_pools(*system, settings.stages);
       local_node = spawn_node(*system, pools, registry, settings.node_name,
@@ -219,6 +224,21 @@ void gateway_node::process(process_request request, reply_ptr reply) {
   if (impl_->stopping) {
     reply->send(shutting_down());
     return;
+  }
+  // Refused before any row or actor exists: overload costs the database nothing.
+  switch (impl_->services->admission->load()) {
+    case admission_state::accepting:
+      break;
+    case admission_state::no_nodes:
+      impl_->services->refused->fetch_add(1);
+      reply->send(failure_reply(
+          make_failure(error_code::overloaded, "no worker node is available to run the request")));
+      return;
+    case admission_state::full:
+      impl_->services->refused->fetch_add(1);
+      reply->send(failure_reply(make_failure(
+          error_code::overloaded, "every node is busy and the queue is full; retry shortly")));
+      return;
   }
   try {
     auto running = std::make_unique<running_pipeline>(impl_->services);

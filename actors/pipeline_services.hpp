@@ -4,6 +4,7 @@
 // Built once at start-up (see gateway_node) and shared read-only; the persistence pool's counters
 // are atomic, so any pipeline actor on any scheduler thread may pick a worker.
 
+#include "actors/dispatcher_actor.hpp"
 #include "actors/persistence_actor.hpp"
 #include "actors/pipeline_catalog_actor.hpp"
 #include "actors/worker_pool.hpp"
@@ -26,6 +27,9 @@ struct pipeline_services {
   worker_pool<persistence_actor> persistence;
   /// Sends each request's image work to a node: this process's own or a worker's.
   caf::actor dispatcher;
+  /// The dispatcher's latest word on new jobs (see dispatcher_actor.hpp).
+  admission_ptr admission;
+  refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 using services_ptr = std::shared_ptr<pipeline_services>;

@@ -89,6 +89,10 @@ public:
   bool has_capacity() const;                        ///< at least one node is up
   std::size_t queue_length() const;
   int free_slots() const; ///< over up nodes
+  /// A new job would be assigned or queued now (not rejected).
+  bool can_accept() const {
+    return has_capacity() && (free_slots() > 0 || queue_length() < queue_limit_);
+  }
 
   /// {"nodes": [live nodes in id order, then departed ones newest first; each {"id", "name",
   /// "address", "local", "state": "up"|"draining"|"down"|"left", "capacity", "in_flight",
