@@ -243,5 +243,23 @@ TEST(routes, a_stuck_database_is_a_quick_503_and_then_serving_resumes) {
   EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks WHERE status = 'processing'"), 0);
 }
 
+TEST(routes, cluster_lists_the_all_in_one_process_as_a_node) {
+  service_stack stack{with_args({"--capacity=3", "--node-name=solo"})};
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, i)).status, 200);
+  auto response = get(stack.url("/cluster"));
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto body = parse_body(response);
+  ASSERT_EQ(body["nodes"].size(), 1u) << body;
+  const auto& node = body["nodes"][0];
+  EXPECT_EQ(node["name"], "solo");
+  EXPECT_EQ(node["local"], true);
+  EXPECT_EQ(node["state"], "up");
+  EXPECT_EQ(node["capacity"], 3);
+  EXPECT_EQ(node["completed"], 2);
+  EXPECT_EQ(node["in_flight"], 0);
+  EXPECT_EQ(body["totals"]["nodes_up"], 1);
+}
+
 } // namespace
 } // namespace imgproc::testing::e2e
