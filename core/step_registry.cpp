@@ -340,11 +340,17 @@ void register_default_steps(step_registry& registry) {
            auto limit = timeout.count() > 0 ? timeout : res.detector->settings().timeout;
            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                data.deadline - std::chrono::steady_clock::now());
-           if (left < limit)
+           bool cut_to_deadline = left < limit;
+           if (cut_to_deadline)
              limit = std::max(left, std::chrono::milliseconds(1));
            auto found = res.detector->detect(data.text, url, limit);
-           if (!found)
+           if (!found) {
+             // Out of time because the request was, not because the ML service is slow: 504.
+             if (found.error().code == error_code::ml_timeout && cut_to_deadline)
+               return make_failure(error_code::deadline_exceeded,
+                                   "the request ran out of time waiting for the ML service");
              return found.error();
+           }
            data.found = *found;
            if (data.found && data.found->confidence < min_confidence)
              data.found.reset();
