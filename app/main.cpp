@@ -8,7 +8,8 @@
 
 int main(int argc, char** argv) {
   // Per-request image buffers are a few megabytes: above glibc's default mmap threshold, each
-  // would be mapped and unmapped per stage, and page faults dominate (see docs/performance.md).
+  // would be mapped and unmapped per stage, and page faults dominate (10.4 ms against 3.0 ms for
+  // the car-detection chain on a 600x482 photo, measured on this kind of virtual machine).
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
