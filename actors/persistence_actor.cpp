@@ -93,9 +93,11 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
       },
       [self](sweep_atom, std::int64_t min_age_seconds) {
         return with_db<std::int64_t>(self, "sweeping abandoned tasks", [&](pqxx::connection& conn) {
-          return db::fail_abandoned_tasks(
-              conn, "interrupted: the gateway running the task stopped before it finished",
-              std::chrono::seconds(min_age_seconds));
+          return db::fail_stale_tasks(conn,
+                                      "abandoned: still processing after " +
+                                          std::to_string(min_age_seconds) +
+                                          " s (its gateway stopped, or a row write was lost)",
+                                      std::chrono::seconds(min_age_seconds));
         });
       },
       [self](get_atom, std::int64_t id) {

@@ -8,9 +8,9 @@
 ///             (get_atom, int64 id)        answers: json_reply, the task or 404
 ///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
 ///             (ping_atom)                 answers: whether the database answers `SELECT 1`
-///             (sweep_atom, min_age_s)     answers: how many abandoned rows it failed (rows
-///                                         'processing' that long whose owning instance has no
-///                                         live connection: a crashed gateway's)
+///             (sweep_atom, min_age_s)     answers: how many rows it failed that were still
+///                                         'processing' after min_age_s (longer than any
+///                                         request lives: a crashed gateway's, or lost writes)
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,

@@ -1,9 +1,10 @@
 #pragma once
 
 // Task sweeper: one per gateway. Every `interval` it asks a persistence actor to fail the task
-// rows that crashed gateways left 'processing' (rows whose owning instance has no live database
-// connection and that are older than any request can take). Start-up does the same once; this
-// catches a gateway that dies while others keep running on the same database.
+// rows still 'processing' after `min_age`, longer than any request lives: rows of a gateway that
+// died while others kept running on the same database, and rows whose final write was lost
+// (a write that timed out here but committed later). Start-up already failed the rows of
+// gateways that were gone then.
 //
 ///   receives: (sweep_atom) from itself, every interval
 ///   answers:  nothing; logs what it failed

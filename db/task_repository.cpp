@@ -17,6 +17,7 @@ constexpr const char* finish_stmt = "imgproc_task_finish";
 constexpr const char* fail_stmt = "imgproc_task_fail";
 constexpr const char* find_stmt = "imgproc_task_find";
 constexpr const char* fail_abandoned_stmt = "imgproc_task_fail_abandoned";
+constexpr const char* fail_stale_stmt = "imgproc_task_fail_stale";
 
 // Timestamps leave the database as ISO 8601 UTC text, whatever the session's time zone.
 #define IMGPROC_UTC_ISO(column)                                                                    \
@@ -120,6 +121,10 @@ void prepare_task_statements(pqxx::connection& conn) {
                "   SELECT 1 FROM pg_stat_activity a"
                "   WHERE a.application_name = tasks.owner AND tasks.owner <> ''"
                "   AND a.datname = current_database())");
+  conn.prepare(fail_stale_stmt,
+               "UPDATE tasks SET status = 'failed', error = $1, finished_at = now()"
+               " WHERE status = 'processing'"
+               " AND created_at <= now() - make_interval(secs => $2)");
 }
 
 #undef IMGPROC_TASK_OWNER
@@ -203,6 +208,15 @@ std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reaso
   pqxx::nontransaction txn{conn};
   return txn.exec_prepared(fail_abandoned_stmt, text_param(reason, "reason"), seconds)
       .affected_rows();
+}
+
+std::int64_t fail_stale_tasks(pqxx::connection& conn, std::string_view reason,
+                              std::chrono::seconds min_age) {
+  if (min_age.count() < 0)
+    throw std::invalid_argument("fail_stale_tasks min_age must not be negative");
+  const std::int64_t seconds = min_age.count();
+  pqxx::nontransaction txn{conn};
+  return txn.exec_prepared(fail_stale_stmt, text_param(reason, "reason"), seconds).affected_rows();
 }
 
 } // namespace imgproc::db

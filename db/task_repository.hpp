@@ -120,4 +120,12 @@ std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& qu
 std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason,
                                   std::chrono::seconds min_age = std::chrono::seconds(0));
 
+/// Marks failed every 'processing' task at least `min_age` old, whoever owns it. A live gateway
+/// closes each row within its request deadline plus one database write, so a row older than
+/// that was lost (a row write that timed out on the gateway but committed later, a failure that
+/// could not be stored). The periodic sweep passes a min_age beyond any request's life.
+/// Throws std::invalid_argument for a negative `min_age` or a NUL byte in `reason`.
+std::int64_t fail_stale_tasks(pqxx::connection& conn, std::string_view reason,
+                              std::chrono::seconds min_age);
+
 } // namespace imgproc::db

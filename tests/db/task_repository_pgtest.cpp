@@ -375,6 +375,30 @@ TEST_F(task_repository, fail_abandoned_keeps_rows_younger_than_min_age) {
   EXPECT_THROW(fail_abandoned_tasks(conn(), "stale", -1s), std::invalid_argument);
 }
 
+TEST_F(task_repository, fail_stale_fails_old_processing_rows_even_of_live_owners) {
+  using namespace std::chrono_literals;
+  set_application_name(conn(), fresh_instance_name()); // a live owner: conn() itself
+  const auto young = create_task(conn(), 1, 1, "young.jpg");
+  const auto old = create_task(conn(), 1, 1, "old.jpg");
+  const auto old_done = create_task(conn(), 1, 1, "done.jpg");
+  ASSERT_TRUE(finish_task(conn(), old_done, "undetected", nlohmann::json::array()));
+  {
+    pqxx::work txn{conn()};
+    txn.exec_params("UPDATE tasks SET created_at = now() - interval '10 minutes' WHERE id = $1 "
+                    "OR id = $2",
+                    old, old_done);
+    txn.commit();
+  }
+  EXPECT_EQ(fail_abandoned_tasks(conn(), "abandoned", 5min), 0); // the owner is alive
+  EXPECT_EQ(fail_stale_tasks(conn(), "stale", 5min), 1);
+  EXPECT_EQ(find_task(conn(), old)->status, "failed");
+  EXPECT_EQ(find_task(conn(), old)->error, "stale");
+  EXPECT_EQ(find_task(conn(), young)->status, "processing");
+  EXPECT_EQ(find_task(conn(), old_done)->status, "undetected");
+  EXPECT_EQ(fail_stale_tasks(conn(), "stale", 5min), 0);
+  EXPECT_THROW(fail_stale_tasks(conn(), "stale", -1s), std::invalid_argument);
+}
+
 TEST_F(task_repository, fail_abandoned_leaves_finished_rows_of_gone_owners_alone) {
   const auto gone = fresh_instance_name();
   std::int64_t detected = 0, failed = 0, processed = 0, processing = 0;
