@@ -86,6 +86,7 @@ struct gateway_node::impl {
     // start. Without one, nothing runs until a worker joins.
     services->admission = std::make_shared<std::atomic<admission_state>>(
         settings.capacity > 0 ? admission_state::accepting : admission_state::no_nodes);
+    sweeper = spawn_task_sweeper(*system, services, settings.sweep);
     services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3,
                                                       services->admission, services->refused});
     if (settings.capacity > 0) {
@@ -129,30 +130,25 @@ struct gateway_node::impl {
       listener->stop();
       listener.reset();
     }
-    if (!system || !services)
+    if (actors_stopped || !system || !services)
       return;
+    actors_stopped = true;
     auto stop = [](const auto& handle) {
-      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+      if (handle)
+        caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     };
     stop(services->catalog);
     stop(admin);
     stop(services->dispatcher);
     stop(sweeper);
-    sweeper = nullptr;
-    if (membership)
-      stop(membership);
-    if (local_node)
-      stop(local_node);
-    // A detached actor's thread ends only once nobody holds the actor: drop every handle.
-    admin = nullptr;
-    membership = nullptr;
-    local_node = nullptr;
+    stop(membership);
+    stop(local_node);
     for (const auto& w : services->persistence.workers())
       stop(w);
     if (pools)
       stop_stage_pools(*pools);
-    pools.reset();
-    services.reset();
+    // Waits for termination, which does not need the handles gone; they are dropped in
+    // release(), once the HTTP server (whose threads still read them) has stopped.
     system->await_all_actors_done();
   }
 
@@ -194,6 +190,13 @@ struct gateway_node::impl {
 
   void release() {
     stop_actors();
+    // A detached actor's thread ends only once nobody holds the actor: drop every handle.
+    admin = nullptr;
+    membership = nullptr;
+    local_node = nullptr;
+    sweeper = nullptr;
+    pools.reset();
+    services.reset();
     // ~actor_system also waits for CAF's logger, which every thread that ever spawned an actor
     // (RESTinio's I/O threads do) keeps alive through a thread-local reference: stop the HTTP
     // server before this, or it never returns.
