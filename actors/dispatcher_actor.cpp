@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 namespace imgproc {
 namespace {
@@ -99,6 +100,7 @@ void retry_elsewhere(pointer self, job_id id, const std::string& why) {
   }
   log::info("dispatcher", "task " + std::to_string(it->second.job.task_id) + ": " + why +
                               "; sending it to another node");
+  it->second.attempt += 1; // whatever the old node still answers is stale now
   place(self, id, st.table.resubmit(id), true);
   pump(self);
 }
@@ -178,6 +180,25 @@ void place(pointer self, job_id id, dispatch_table::decision decision, bool retr
   }
 }
 
+/// With no node up, nothing would ever take the queued jobs: answer them now (503) rather than
+/// at their deadline.
+void refuse_queued_without_nodes(pointer self) {
+  auto& st = self->state;
+  if (st.table.has_capacity())
+    return;
+  std::vector<job_id> queued;
+  for (const auto& [id, entry] : st.jobs)
+    if (!st.table.node_of(id))
+      queued.push_back(id);
+  for (auto id : queued) {
+    st.table.cancel(id);
+    st.settings.refused->fetch_add(1);
+    give_up(self, id,
+            make_failure(error_code::overloaded,
+                         "no worker node is available to run the request (the last one left)"));
+  }
+}
+
 void on_node_down(pointer self, const caf::down_msg& down) {
   auto& st = self->state;
   auto by_addr = st.node_by_address.find(down.source);
@@ -206,8 +227,10 @@ void on_node_down(pointer self, const caf::down_msg& down) {
                                                      " times; last: node " + name + " went down"));
       continue;
     }
+    it->second.attempt += 1; // whatever the lost node still answers is stale now
     place(self, job, st.table.resubmit(job), true);
   }
+  refuse_queued_without_nodes(self);
   pump(self);
 }
 
@@ -277,6 +300,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
         if (it == st.node_by_address.end())
           return false;
         st.table.drain_node(it->second);
+        refuse_queued_without_nodes(self);
         publish_admission(self);
         if (auto n = st.nodes.find(it->second); n != st.nodes.end()) {
           n->second.draining = true;

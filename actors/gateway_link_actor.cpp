@@ -48,8 +48,8 @@ void try_connect(pointer self) {
   const auto& where = st.settings.gateway;
   auto gateway = connect_to_gateway(self->system(), where.host, where.port, st.settings.cluster);
   if (!gateway) {
-    // The first failure and then every 30th (about a minute at the longest backoff).
-    if (st.failures++ % 30 == 0)
+    // The first failure and then every 10th (about 20 s at the longest backoff).
+    if (st.failures++ % 10 == 0)
       log::warning("worker", "cannot reach gateway " + where.text() + ": " +
                                  self->system().render(gateway.error()) + "; retrying");
     retry_later(self);

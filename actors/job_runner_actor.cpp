@@ -58,6 +58,13 @@ void run_step(pointer self, std::size_t index) {
             run_step(self, index + 1);
           },
           [self, index](caf::error& err) {
+            if (err.category() != error_category && err != caf::sec::request_timeout) {
+              // Not the step's failure but this node's (a stage actor gone while the node shuts
+              // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
+              self->state.promise.deliver(std::move(err));
+              self->quit();
+              return;
+            }
             auto f = from_caf_error(err);
             if (err == caf::sec::request_timeout)
               f.detail =

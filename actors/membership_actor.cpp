@@ -12,8 +12,13 @@ constexpr std::chrono::seconds relay_timeout{5};
 
 membership_actor::behavior_type membership(membership_actor::pointer self, caf::actor dispatcher) {
   return {
-      [self, dispatcher](join_atom, caf::actor node,
-                         node_info& info) -> caf::typed_response_promise<std::string> {
+      [self, dispatcher](join_atom, caf::actor node, node_info& info) -> caf::result<std::string> {
+        // Only other processes join through here: a handle on this very node (the dispatcher
+        // itself, say, which would then send jobs to itself) is refused.
+        if (!node || node.node() == self->node())
+          return to_caf_error(
+              make_failure(error_code::bad_request, "only a remote node can join the cluster"));
+        info.local = false;
         auto promise = self->make_response_promise<std::string>();
         self->request(dispatcher, relay_timeout, join_atom::value, std::move(node), std::move(info))
             .then([promise](std::string& name) mutable { promise.deliver(std::move(name)); },

@@ -4,6 +4,7 @@
 #include "core/plan_cache.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -16,6 +17,7 @@ struct node_state {
   std::unique_ptr<plan_cache> plans;
   std::string node_name;
   load_ptr running_jobs;
+  bool leaving = false;
 };
 
 using pointer = node_actor::stateful_pointer<node_state>;
@@ -29,8 +31,14 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
   st.node_name = std::move(node_name);
   st.running_jobs = std::move(running_jobs);
   return {
+      [self](leave_atom) {
+        self->state.leaving = true;
+        return true;
+      },
       [self](run_atom, node_job& job) -> caf::result<node_result> {
         auto& st = self->state;
+        if (st.leaving) // a job sent before the gateway heard we leave: it goes elsewhere
+          return caf::make_error(caf::sec::request_receiver_down);
         if (job.time_left_ms <= 0)
           return to_caf_error(
               make_failure(error_code::deadline_exceeded,
@@ -44,8 +52,13 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
         data->owner = std::move(job.image.owner);
         data->deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
-        auto runner = spawn_job_runner(self->system(), st.pools, st.node_name, st.running_jobs);
-        return self->delegate(runner, run_atom::value, local_job{std::move(plan.value()), data});
+        try {
+          auto runner = spawn_job_runner(self->system(), st.pools, st.node_name, st.running_jobs);
+          return self->delegate(runner, run_atom::value, local_job{std::move(plan.value()), data});
+        } catch (const std::exception& e) {
+          return to_caf_error(
+              make_failure(error_code::internal, std::string{"cannot start the job: "} + e.what()));
+        }
       },
   };
 }

@@ -4,6 +4,7 @@
 // process that runs image work (`serve`, `worker`, and `gateway` with --capacity > 0).
 //
 ///   receives: (run_atom, node_job) from a gateway's dispatcher
+///             (leave_atom) when the node shuts down: later jobs are refused, to be re-sent
 ///   answers:  node_result, delegated to a fresh job runner (which answers the dispatcher)
 ///   fails:    invalid_pipeline / bad_request when this node cannot plan the steps (e.g. an older
 ///             binary without a step kind), deadline_exceeded when the job arrives too late

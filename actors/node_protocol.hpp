@@ -93,8 +93,10 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("node_info"), x.name, x.address, x.capacity, x.local);
 }
 
-/// A node's entry point: runs whole jobs.
-using node_actor = caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>>;
+/// A node's entry point: runs whole jobs. After (leave_atom) it refuses new ones with a CAF
+/// error (not an `imgproc` one), which a dispatcher answers by sending the job elsewhere.
+using node_actor = caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>,
+                                    caf::replies_to<leave_atom>::with<bool>>;
 
 /// What a gateway publishes on its cluster port. join answers the gateway's name.
 using membership_actor =

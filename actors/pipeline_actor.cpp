@@ -123,8 +123,9 @@ void run_steps(pointer self) {
   job.steps_json = st.plan->steps_json;
   job.image = shared_bytes{st.request.owner, st.request.image};
   job.time_left_ms = time_left(self).count();
-  // The dispatcher answers by the deadline plus a short grace; this timeout is a backstop.
-  self->request(st.services->dispatcher, time_left(self) + std::chrono::seconds(2), run_atom::value,
+  // The dispatcher answers by the deadline plus a 250 ms grace; this timeout is a backstop that
+  // still leaves the final row write time before RESTinio's own limit (app/settings.cpp).
+  self->request(st.services->dispatcher, time_left(self) + std::chrono::seconds(1), run_atom::value,
                 std::move(job))
       .then([self](node_result& result) { finish(self, std::move(result)); },
             [self](caf::error& err) { fail(self, from_caf_error(err)); });

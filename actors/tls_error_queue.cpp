@@ -15,6 +15,8 @@
 
 #include "actors/cluster.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -22,7 +24,13 @@
 namespace {
 
 template <class Fn> Fn next_symbol(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+  auto* symbol = dlsym(RTLD_NEXT, name);
+  if (!symbol) {
+    // Without OpenSSL's own function nothing can work; say why instead of crashing later.
+    std::fprintf(stderr, "imgproc: cannot find OpenSSL's %s (%s)\n", name, dlerror());
+    std::abort();
+  }
+  return reinterpret_cast<Fn>(symbol);
 }
 
 } // namespace

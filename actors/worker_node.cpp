@@ -44,6 +44,10 @@ struct worker_node::impl {
     auto give_up = std::chrono::steady_clock::now() + grace;
     {
       caf::scoped_actor self{*system};
+      // The node first: a job already on its way when a gateway hears we leave is refused and
+      // re-sent elsewhere instead of starting here after the wait below has ended.
+      self->request(node, std::chrono::seconds(3), leave_atom::value)
+          .receive([](bool) {}, [](caf::error&) {});
       for (const auto& link : links)
         self->request(link, std::chrono::seconds(3), leave_atom::value)
             .receive([](bool) {}, [](caf::error&) {});

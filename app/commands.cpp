@@ -203,6 +203,8 @@ int run_serve(const std::vector<std::string>& args, role r) {
     int signal = wait_for_stop_signal();
     log::info("imgproc", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                              ": new requests get 503, waiting for the ones in flight");
+    // Whatever hangs, the process is gone soon after the grace period (exit 1: not clean).
+    exit_after(settings.shutdown_grace + std::chrono::seconds(15), 1);
     // The HTTP server keeps running until the actors are gone: their answers (and the 500 a
     // dropped request gets) are written through it. The actor system itself is torn down only
     // after the server's threads have ended (see gateway_node::shutdown).
@@ -247,6 +249,7 @@ int run_worker(const std::vector<std::string>& args) {
     int signal = wait_for_stop_signal();
     log::info("worker", std::string{"stopping on "} + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                             ": leaving the gateways, finishing the jobs in flight");
+    exit_after(settings.shutdown_grace + std::chrono::seconds(15), 1);
     if (!node.leave(settings.shutdown_grace))
       log::warning("worker", "jobs still running after the grace period are cut off");
     exit_after(std::chrono::seconds(5), 0);

@@ -146,7 +146,7 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.
   s.http.handle_timeout =
-      s.http.request_timeout + n.db_statement_timeout + std::chrono::milliseconds(3000);
+      s.http.request_timeout + n.db_statement_timeout + std::chrono::milliseconds(5000);
   s.http.admin_token = o.get("admin-token");
   s.shutdown_grace = std::chrono::milliseconds(o.get_int("shutdown-grace-ms", 0, 3600000));
 
