@@ -1,5 +1,6 @@
 #include "actors/dispatcher_actor.hpp"
 
+#include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/dispatch_table.hpp"
 #include "core/task_json.hpp"
@@ -49,6 +50,7 @@ struct dispatcher_state {
   std::map<caf::actor_addr, node_id> node_by_address;
   job_id next_job = 1;
   node_id next_node = 1;
+  meter_ptr meter;
 };
 
 using pointer = caf::stateful_actor<dispatcher_state>*;
@@ -67,10 +69,20 @@ void give_up(pointer self, job_id id, const failure& f) {
 }
 
 void send_to(pointer self, job_id id, node_id node);
+
+void count_rejection(pointer self, const char* reason) {
+  self->state.meter->rejected();
+  if (auto* metrics = process_metrics())
+    metrics->dispatch_rejected(reason);
+}
 void place(pointer self, job_id id, dispatch_table::decision decision, bool retry);
 
 void publish_admission(pointer self) {
   const auto& table = self->state.table;
+  if (auto* metrics = process_metrics()) {
+    metrics->dispatch_state(table.queue_length(), self->state.jobs.size() - table.queue_length());
+    metrics->nodes_up(table.to_json()["totals"]["nodes_up"].get<std::size_t>());
+  }
   self->state.settings.admission->store(!table.has_capacity() ? admission_state::no_nodes
                                         : table.can_accept()  ? admission_state::accepting
                                                               : admission_state::full);
@@ -129,30 +141,30 @@ void send_to(pointer self, job_id id, node_id node) {
   auto node_name = node_it->second.info.name;
   // The expire timer answers at the deadline; this timeout only clears the pending request.
   self->request(node_it->second.handle, left + std::chrono::seconds(1), run_atom::value, entry.job)
-      .then(
-          [self, id, attempt](node_result& result) {
-            auto it = self->state.jobs.find(id);
-            if (it == self->state.jobs.end() || it->second.attempt != attempt)
-              return; // a stale answer: the job was re-sent or has expired
-            self->state.table.complete(id, true);
-            it->second.promise.deliver(std::move(result));
-            self->state.jobs.erase(it);
-            pump(self);
-          },
-          [self, id, attempt, node_name](caf::error& err) {
-            auto it = self->state.jobs.find(id);
-            if (it == self->state.jobs.end() || it->second.attempt != attempt)
-              return;
-            if (err.category() == error_category) {
-              // The node ran the job and it failed (a bad image, the ML service down): final.
-              self->state.table.complete(id, false);
-              give_up(self, id, from_caf_error(err));
-              pump(self);
-              return;
-            }
-            retry_elsewhere(self, id,
-                            "node " + node_name + " did not answer (" + caf::to_string(err) + ")");
-          });
+      .then(metered(self->state.meter, false,
+                    [self, id, attempt](node_result& result) {
+                      auto it = self->state.jobs.find(id);
+                      if (it == self->state.jobs.end() || it->second.attempt != attempt)
+                        return; // a stale answer: the job was re-sent or has expired
+                      self->state.table.complete(id, true);
+                      it->second.promise.deliver(std::move(result));
+                      self->state.jobs.erase(it);
+                      pump(self);
+                    }),
+            metered(self->state.meter, false, [self, id, attempt, node_name](caf::error& err) {
+              auto it = self->state.jobs.find(id);
+              if (it == self->state.jobs.end() || it->second.attempt != attempt)
+                return;
+              if (err.category() == error_category) {
+                // The node ran the job and it failed (a bad image, the ML service down): final.
+                self->state.table.complete(id, false);
+                give_up(self, id, from_caf_error(err));
+                pump(self);
+                return;
+              }
+              retry_elsewhere(
+                  self, id, "node " + node_name + " did not answer (" + caf::to_string(err) + ")");
+            }));
 }
 
 void place(pointer self, job_id id, dispatch_table::decision decision, bool retry) {
@@ -164,6 +176,7 @@ void place(pointer self, job_id id, dispatch_table::decision decision, bool retr
     case dispatch_table::placement::queued:
       break;
     case dispatch_table::placement::rejected_queue_full:
+      count_rejection(self, "queue_full");
       give_up(self, id,
               make_failure(error_code::overloaded, "every node is busy and " +
                                                        std::to_string(st.table.queue_length()) +
@@ -171,6 +184,7 @@ void place(pointer self, job_id id, dispatch_table::decision decision, bool retr
       break;
     case dispatch_table::placement::rejected_no_nodes:
       st.settings.refused->fetch_add(1);
+      count_rejection(self, "no_nodes");
       give_up(self, id,
               make_failure(error_code::overloaded,
                            retry ? "the node running the request was lost and no other node "
@@ -193,6 +207,7 @@ void refuse_queued_without_nodes(pointer self) {
   for (auto id : queued) {
     st.table.cancel(id);
     st.settings.refused->fetch_add(1);
+    count_rejection(self, "no_nodes");
     give_up(self, id,
             make_failure(error_code::overloaded,
                          "no worker node is available to run the request (the last one left)"));
@@ -210,6 +225,9 @@ void on_node_down(pointer self, const caf::down_msg& down) {
   bool draining = node != st.nodes.end() && node->second.draining;
   std::string name = node != st.nodes.end() ? node->second.info.name : "?";
   auto orphans = st.table.remove_node(id, draining ? "left" : "down");
+  if (auto* metrics = process_metrics();
+      metrics && node != st.nodes.end() && !node->second.info.local)
+    metrics->forget_remote(name);
   st.nodes.erase(id);
   if (draining)
     log::info("dispatcher", "node " + name + " left");
@@ -237,86 +255,96 @@ void on_node_down(pointer self, const caf::down_msg& down) {
 caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
   self->state.table = dispatch_table{settings.queue_limit};
   self->state.settings = std::move(settings);
-  self->set_down_handler([self](caf::down_msg& down) { on_node_down(self, down); });
+  auto meter = actor_meter_for("dispatcher");
+  self->state.meter = meter;
+  count_running(self, meter);
+  self->set_down_handler(
+      metered(meter, false, [self](caf::down_msg& down) { on_node_down(self, down); }));
   return {
-      [self](run_atom, node_job& job) -> caf::result<node_result> {
-        auto& st = self->state;
-        auto id = st.next_job++;
-        job_entry entry;
-        entry.deadline = clock::now() + std::chrono::milliseconds(job.time_left_ms);
-        entry.job = std::move(job);
-        entry.promise = self->make_response_promise();
-        auto promise = entry.promise;
-        auto left = std::max(time_left(entry), std::chrono::milliseconds(0));
-        st.jobs.emplace(id, std::move(entry));
-        self->delayed_send(self, left, expire_atom::value, id);
-        place(self, id, st.table.submit(id), false);
-        publish_admission(self);
-        return promise;
-      },
-      [self](expire_atom, job_id id) {
-        auto& st = self->state;
-        auto job = st.jobs.find(id);
-        if (job == st.jobs.end())
-          return;
-        auto node = st.table.node_of(id);
-        if (node && !job->second.overdue) {
-          job->second.overdue = true;
-          self->delayed_send(self, overdue_grace, expire_atom::value, id);
-          return;
-        }
-        st.table.cancel(id);
-        std::string where = "waiting for a node";
-        if (node)
-          if (auto it = st.nodes.find(*node); it != st.nodes.end())
-            where = "running on node " + it->second.info.name;
-        give_up(
-            self, id,
-            make_failure(error_code::deadline_exceeded, "the request ran out of time " + where));
-        pump(self);
-      },
-      [self](join_atom, caf::actor node, node_info& info) -> caf::result<std::string> {
-        auto& st = self->state;
-        if (!node)
-          return to_caf_error(make_failure(error_code::bad_request, "join without a node"));
-        if (info.capacity < 1 || info.capacity > 100000)
-          return to_caf_error(
-              make_failure(error_code::bad_request, "a node's capacity must be 1..100000"));
-        if (st.node_by_address.count(node.address()))
-          return st.settings.gateway_name; // joined already (a repeated join is harmless)
-        auto id = st.next_node++;
-        self->monitor(node);
-        st.node_by_address.emplace(node.address(), id);
-        st.table.add_node(id, {info.name, info.address, info.local, info.capacity});
-        st.nodes.emplace(id, node_entry{caf::actor_cast<node_actor>(node), info, false});
-        log::info("dispatcher", "node " + info.name + " (" + info.address +
-                                    ") joined with capacity " + std::to_string(info.capacity));
-        pump(self);
-        return st.settings.gateway_name;
-      },
-      [self](leave_atom, caf::actor node) {
-        auto& st = self->state;
-        auto it = st.node_by_address.find(node.address());
-        if (it == st.node_by_address.end())
-          return false;
-        st.table.drain_node(it->second);
-        refuse_queued_without_nodes(self);
-        publish_admission(self);
-        if (auto n = st.nodes.find(it->second); n != st.nodes.end()) {
-          n->second.draining = true;
-          log::info("dispatcher",
-                    "node " + n->second.info.name + " is leaving: no new jobs, finishing its own");
-        }
-        return true;
-      },
-      [self](status_atom) {
-        auto body = self->state.table.to_json();
-        body["queue"]["rejected"] =
-            body["queue"]["rejected"].get<std::uint64_t>() + self->state.settings.refused->load();
-        body["gateway"] = self->state.settings.gateway_name;
-        return json_reply{200, to_text(body)};
-      },
-      [self](ping_atom) { return self->state.table.has_capacity(); },
+      metered(meter, true,
+              [self](run_atom, node_job& job) -> caf::result<node_result> {
+                auto& st = self->state;
+                auto id = st.next_job++;
+                job_entry entry;
+                entry.deadline = clock::now() + std::chrono::milliseconds(job.time_left_ms);
+                entry.job = std::move(job);
+                entry.promise = self->make_response_promise();
+                auto promise = entry.promise;
+                auto left = std::max(time_left(entry), std::chrono::milliseconds(0));
+                st.jobs.emplace(id, std::move(entry));
+                self->delayed_send(self, left, expire_atom::value, id);
+                place(self, id, st.table.submit(id), false);
+                publish_admission(self);
+                return promise;
+              }),
+      metered(meter, false,
+              [self](expire_atom, job_id id) {
+                auto& st = self->state;
+                auto job = st.jobs.find(id);
+                if (job == st.jobs.end())
+                  return;
+                auto node = st.table.node_of(id);
+                if (node && !job->second.overdue) {
+                  job->second.overdue = true;
+                  self->delayed_send(self, overdue_grace, expire_atom::value, id);
+                  return;
+                }
+                st.table.cancel(id);
+                std::string where = "waiting for a node";
+                if (node)
+                  if (auto it = st.nodes.find(*node); it != st.nodes.end())
+                    where = "running on node " + it->second.info.name;
+                give_up(self, id,
+                        make_failure(error_code::deadline_exceeded,
+                                     "the request ran out of time " + where));
+                pump(self);
+              }),
+      metered(meter, false,
+              [self](join_atom, caf::actor node, node_info& info) -> caf::result<std::string> {
+                auto& st = self->state;
+                if (!node)
+                  return to_caf_error(make_failure(error_code::bad_request, "join without a node"));
+                if (info.capacity < 1 || info.capacity > 100000)
+                  return to_caf_error(
+                      make_failure(error_code::bad_request, "a node's capacity must be 1..100000"));
+                if (st.node_by_address.count(node.address()))
+                  return st.settings.gateway_name; // joined already (a repeated join is harmless)
+                auto id = st.next_node++;
+                self->monitor(node);
+                st.node_by_address.emplace(node.address(), id);
+                st.table.add_node(id, {info.name, info.address, info.local, info.capacity});
+                st.nodes.emplace(id, node_entry{caf::actor_cast<node_actor>(node), info, false});
+                log::info("dispatcher", "node " + info.name + " (" + info.address +
+                                            ") joined with capacity " +
+                                            std::to_string(info.capacity));
+                pump(self);
+                return st.settings.gateway_name;
+              }),
+      metered(meter, false,
+              [self](leave_atom, caf::actor node) {
+                auto& st = self->state;
+                auto it = st.node_by_address.find(node.address());
+                if (it == st.node_by_address.end())
+                  return false;
+                st.table.drain_node(it->second);
+                refuse_queued_without_nodes(self);
+                publish_admission(self);
+                if (auto n = st.nodes.find(it->second); n != st.nodes.end()) {
+                  n->second.draining = true;
+                  log::info("dispatcher", "node " + n->second.info.name +
+                                              " is leaving: no new jobs, finishing its own");
+                }
+                return true;
+              }),
+      metered(meter, false,
+              [self](status_atom) {
+                auto body = self->state.table.to_json();
+                body["queue"]["rejected"] = body["queue"]["rejected"].get<std::uint64_t>() +
+                                            self->state.settings.refused->load();
+                body["gateway"] = self->state.settings.gateway_name;
+                return json_reply{200, to_text(body)};
+              }),
+      metered(meter, false, [self](ping_atom) { return self->state.table.has_capacity(); }),
   };
 }
 

@@ -1,6 +1,7 @@
 #include "actors/gateway_link_actor.hpp"
 
 #include "actors/messages.hpp"
+#include "actors/metered.hpp"
 #include "common/log.hpp"
 
 #include <caf/actor_system.hpp>
@@ -19,6 +20,7 @@ using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds first_backoff = 100ms;
 constexpr std::chrono::milliseconds max_backoff = 2000ms;
 constexpr std::chrono::seconds join_timeout{5};
+constexpr std::chrono::seconds metrics_report_interval{2};
 
 struct gateway_link_state {
   static inline const char* name = "gateway_link";
@@ -27,7 +29,8 @@ struct gateway_link_state {
   membership_actor gateway;
   bool joined = false;
   bool leaving = false;
-  int failures = 0; ///< connection attempts failed in a row (logged sparingly)
+  bool reporting = false; ///< the metrics report loop runs
+  int failures = 0;       ///< connection attempts failed in a row (logged sparingly)
   std::chrono::milliseconds backoff = first_backoff;
 };
 
@@ -69,6 +72,10 @@ void try_connect(pointer self) {
             log::info("worker", line);
             if (st.settings.on_joined)
               st.settings.on_joined(line);
+            if (!st.reporting) { // one report loop, also across rejoins
+              st.reporting = true;
+              self->send(self, metrics_atom::value);
+            }
           },
           [self](caf::error& err) {
             log::warning("worker", "gateway " + self->state.settings.gateway.text() +
@@ -98,6 +105,20 @@ caf::behavior gateway_link(pointer self, caf::actor node, gateway_link_settings 
   self->send(self, connect_atom::value);
   return {
       [self](connect_atom) { try_connect(self); },
+      [self](metrics_atom) {
+        // While joined, the node's metrics go to the gateway every report interval.
+        auto& st = self->state;
+        if (st.leaving)
+          return;
+        if (!st.joined || !st.gateway) {
+          st.reporting = false; // the next join starts it again
+          return;
+        }
+        if (auto* metrics = process_metrics())
+          self->send(st.gateway, metrics_atom::value, st.settings.info.name,
+                     metrics->export_json());
+        self->delayed_send(self, metrics_report_interval, metrics_atom::value);
+      },
       [self](leave_atom) -> caf::result<bool> {
         auto& st = self->state;
         st.leaving = true;

@@ -6,6 +6,7 @@
 // with backoff, for as long as the worker runs. A worker may so start before its gateway.
 //
 ///   receives: (connect_atom) from itself: try to (re)connect and join
+///             (metrics_atom) from itself every 2 s while joined: report this node's metrics
 ///             (leave_atom) at shutdown: tell the gateway to send no more jobs
 ///   answers:  (leave_atom) true once the gateway acknowledged, false if not joined
 //

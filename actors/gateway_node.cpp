@@ -3,6 +3,7 @@
 #include "actors/dispatcher_actor.hpp"
 #include "actors/membership_actor.hpp"
 #include "actors/messages.hpp"
+#include "actors/metered.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/persistence_actor.hpp"
 #include "actors/pipeline_actor.hpp"
@@ -77,6 +78,8 @@ struct gateway_node::impl {
           caf::anon_send(catalog, invalidate_atom::value, id.value_or(0));
         });
     listener->start();
+    services->persistence.set_meter(actor_meter_for("persistence"));
+    services->dispatcher_meter = actor_meter_for("dispatcher");
     for (std::size_t i = 0; i < settings.db_connections; ++i) {
       auto load = std::make_shared<load_counter>();
       services->persistence.add(
@@ -234,11 +237,17 @@ void gateway_node::process(process_request request, reply_ptr reply) {
       break;
     case admission_state::no_nodes:
       impl_->services->refused->fetch_add(1);
+      impl_->services->dispatcher_meter->rejected();
+      if (auto* metrics = process_metrics())
+        metrics->dispatch_rejected("no_nodes");
       reply->send(failure_reply(
           make_failure(error_code::overloaded, "no worker node is available to run the request")));
       return;
     case admission_state::full:
       impl_->services->refused->fetch_add(1);
+      impl_->services->dispatcher_meter->rejected();
+      if (auto* metrics = process_metrics())
+        metrics->dispatch_rejected("queue_full");
       reply->send(failure_reply(make_failure(
           error_code::overloaded, "every node is busy and the queue is full; retry shortly")));
       return;

@@ -1,5 +1,6 @@
 #include "actors/job_runner_actor.hpp"
 
+#include "actors/metered.hpp"
 #include "core/task_json.hpp"
 
 #include <caf/actor_system.hpp>
@@ -17,6 +18,7 @@ struct job_runner_state {
   local_job job;
   caf::typed_response_promise<node_result> promise;
   load_ptr jobs; ///< the node's running jobs, counted down when the runner ends
+  meter_ptr meter;
 
   job_runner_state() = default;
   job_runner_state(const job_runner_state&) = delete;
@@ -52,48 +54,52 @@ void run_step(pointer self, std::size_t index) {
   auto timeout = time_left(self); // before the payload moves into the job
   stage_job job{st.job.plan, index, std::move(st.job.data)};
   self->request(pool.pick(), timeout, run_atom::value, std::move(job))
-      .then(
-          [self, index](payload_ptr& out) {
-            self->state.job.data = std::move(out);
-            run_step(self, index + 1);
-          },
-          [self, index](caf::error& err) {
-            if (err.category() != error_category && err != caf::sec::request_timeout) {
-              // Not the step's failure but this node's (a stage actor gone while the node shuts
-              // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
-              self->state.promise.deliver(std::move(err));
+      .then(metered(self->state.meter, false,
+                    [self, index](payload_ptr& out) {
+                      self->state.job.data = std::move(out);
+                      run_step(self, index + 1);
+                    }),
+            metered(self->state.meter, false, [self, index](caf::error& err) {
+              if (err.category() != error_category && err != caf::sec::request_timeout) {
+                // Not the step's failure but this node's (a stage actor gone while the node shuts
+                // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
+                self->state.promise.deliver(std::move(err));
+                self->quit();
+                return;
+              }
+              auto f = from_caf_error(err);
+              if (err == caf::sec::request_timeout)
+                f.detail =
+                    "the request ran out of time during " + step_name(*self->state.job.plan, index);
+              else
+                f.detail = step_name(*self->state.job.plan, index) + ": " + f.detail;
+              self->state.promise.deliver(to_caf_error(f));
               self->quit();
-              return;
-            }
-            auto f = from_caf_error(err);
-            if (err == caf::sec::request_timeout)
-              f.detail =
-                  "the request ran out of time during " + step_name(*self->state.job.plan, index);
-            else
-              f.detail = step_name(*self->state.job.plan, index) + ": " + f.detail;
-            self->state.promise.deliver(to_caf_error(f));
-            self->quit();
-          });
+            }));
 }
 
 job_runner_actor::behavior_type job_runner(pointer self, pools_ptr pools, std::string node_name,
                                            load_ptr jobs) {
   self->state.jobs = std::move(jobs);
+  self->state.meter = actor_meter_for("job_runner");
+  count_running(self, self->state.meter);
   self->state.pools = std::move(pools);
   self->state.node_name = std::move(node_name);
   return {
-      [self](run_atom, local_job& job) -> caf::typed_response_promise<node_result> {
-        auto& st = self->state;
-        st.promise = self->make_response_promise<node_result>();
-        if (!job.plan || !job.data || job.plan->steps.empty()) {
-          st.promise.deliver(to_caf_error(make_failure(error_code::internal, "malformed job")));
-          self->quit();
-          return st.promise;
-        }
-        st.job = std::move(job);
-        run_step(self, 0);
-        return st.promise;
-      },
+      metered(self->state.meter, true,
+              [self](run_atom, local_job& job) -> caf::typed_response_promise<node_result> {
+                auto& st = self->state;
+                st.promise = self->make_response_promise<node_result>();
+                if (!job.plan || !job.data || job.plan->steps.empty()) {
+                  st.promise.deliver(
+                      to_caf_error(make_failure(error_code::internal, "malformed job")));
+                  self->quit();
+                  return st.promise;
+                }
+                st.job = std::move(job);
+                run_step(self, 0);
+                return st.promise;
+              }),
   };
 }
 

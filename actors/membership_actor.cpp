@@ -1,5 +1,8 @@
 #include "actors/membership_actor.hpp"
 
+#include "actors/metered.hpp"
+#include "common/log.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -24,6 +27,16 @@ membership_actor::behavior_type membership(membership_actor::pointer self, caf::
             .then([promise](std::string& name) mutable { promise.deliver(std::move(name)); },
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
+      },
+      [](metrics_atom, const std::string& node, const std::string& families) {
+        auto* metrics = process_metrics();
+        if (!metrics || node.empty() || node.size() > 256)
+          return;
+        try {
+          metrics->import_remote(node, families);
+        } catch (const std::exception& e) {
+          log::warning("membership", "metrics from node " + node + " refused: " + e.what());
+        }
       },
       [self, dispatcher](leave_atom, caf::actor node) -> caf::typed_response_promise<bool> {
         auto promise = self->make_response_promise<bool>();

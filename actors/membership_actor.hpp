@@ -6,6 +6,7 @@
 //
 ///   receives: (join_atom, node, node_info)  answers: the gateway's name
 ///             (leave_atom, node)            answers: true
+///             (metrics_atom, name, json)    a node's metrics, kept for GET /metrics
 ///   fails:    whatever the dispatcher answers (bad_request for a malformed join)
 
 #include "actors/node_protocol.hpp"

@@ -1,6 +1,7 @@
 #include "actors/node_actor.hpp"
 
 #include "actors/job_runner_actor.hpp"
+#include "actors/metered.hpp"
 #include "core/plan_cache.hpp"
 
 #include <caf/actor_system.hpp>
@@ -18,6 +19,7 @@ struct node_state {
   std::string node_name;
   load_ptr running_jobs;
   bool leaving = false;
+  meter_ptr runner_meter = actor_meter_for("job_runner");
 };
 
 using pointer = node_actor::stateful_pointer<node_state>;
@@ -30,36 +32,43 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
   st.plans = std::make_unique<plan_cache>(std::move(registry));
   st.node_name = std::move(node_name);
   st.running_jobs = std::move(running_jobs);
+  auto meter = actor_meter_for("node");
+  count_running(self, meter);
   return {
-      [self](leave_atom) {
-        self->state.leaving = true;
-        return true;
-      },
-      [self](run_atom, node_job& job) -> caf::result<node_result> {
-        auto& st = self->state;
-        if (st.leaving) // a job sent before the gateway heard we leave: it goes elsewhere
-          return caf::make_error(caf::sec::request_receiver_down);
-        if (job.time_left_ms <= 0)
-          return to_caf_error(
-              make_failure(error_code::deadline_exceeded,
-                           "the request ran out of time before it reached " + st.node_name));
-        auto plan = st.plans->get(job.pipeline_id, job.pipeline_version, job.steps_json);
-        if (!plan)
-          return to_caf_error(plan.error());
-        auto data = std::make_shared<payload>();
-        data->kind = value_kind::jpeg_bytes;
-        data->bytes = job.image.view;
-        data->owner = std::move(job.image.owner);
-        data->deadline =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
-        try {
-          auto runner = spawn_job_runner(self->system(), st.pools, st.node_name, st.running_jobs);
-          return self->delegate(runner, run_atom::value, local_job{std::move(plan.value()), data});
-        } catch (const std::exception& e) {
-          return to_caf_error(
-              make_failure(error_code::internal, std::string{"cannot start the job: "} + e.what()));
-        }
-      },
+      metered(meter, false,
+              [self](leave_atom) {
+                self->state.leaving = true;
+                return true;
+              }),
+      metered(meter, false,
+              [self](run_atom, node_job& job) -> caf::result<node_result> {
+                auto& st = self->state;
+                if (st.leaving) // a job sent before the gateway heard we leave: it goes elsewhere
+                  return caf::make_error(caf::sec::request_receiver_down);
+                if (job.time_left_ms <= 0)
+                  return to_caf_error(make_failure(
+                      error_code::deadline_exceeded,
+                      "the request ran out of time before it reached " + st.node_name));
+                auto plan = st.plans->get(job.pipeline_id, job.pipeline_version, job.steps_json);
+                if (!plan)
+                  return to_caf_error(plan.error());
+                auto data = std::make_shared<payload>();
+                data->kind = value_kind::jpeg_bytes;
+                data->bytes = job.image.view;
+                data->owner = std::move(job.image.owner);
+                data->deadline =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
+                try {
+                  auto runner =
+                      spawn_job_runner(self->system(), st.pools, st.node_name, st.running_jobs);
+                  st.runner_meter->sent();
+                  return self->delegate(runner, run_atom::value,
+                                        local_job{std::move(plan.value()), data});
+                } catch (const std::exception& e) {
+                  return to_caf_error(make_failure(
+                      error_code::internal, std::string{"cannot start the job: "} + e.what()));
+                }
+              }),
   };
 }
 

@@ -19,13 +19,17 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/deserializer.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/serializer.hpp>
 #include <caf/typed_actor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace imgproc {
 
@@ -34,6 +38,28 @@ using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+
+/// Counts one message crossing a node link: payload bytes and (de)serialization time, in this
+/// process's metrics (caf_middleman_*). Defined in metered.cpp.
+void record_link(bool outbound, std::size_t bytes, double seconds);
+
+/// Runs `apply` (the inspector over a message's fields) and, when the inspector is CAF's
+/// serializer or deserializer (a message crossing a node link, not a log rendering), counts it.
+template <class Inspector, class Apply, class Size>
+typename Inspector::result_type metered_inspect(Apply apply, Size payload_bytes) {
+  constexpr bool crossing = std::is_base_of<caf::serializer, Inspector>::value ||
+                            std::is_base_of<caf::deserializer, Inspector>::value;
+  if constexpr (crossing) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = apply();
+    record_link(Inspector::reads_state, payload_bytes(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return result;
+  } else {
+    return apply();
+  }
+}
 
 /// Bytes shared, not copied, within a process (a view plus whatever keeps it alive), and copied
 /// into a string of their own when a message is deserialized on another node.
@@ -66,8 +92,12 @@ struct node_job {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_job& x) {
-  return f(caf::meta::type_name("node_job"), x.task_id, x.pipeline_id, x.pipeline_version,
-           x.steps_json, x.image, x.time_left_ms);
+  return metered_inspect<Inspector>(
+      [&] {
+        return f(caf::meta::type_name("node_job"), x.task_id, x.pipeline_id, x.pipeline_version,
+                 x.steps_json, x.image, x.time_left_ms);
+      },
+      [&] { return x.steps_json.size() + x.image.view.size(); });
 }
 
 /// What a node answers for a job that ran all its steps.
@@ -78,7 +108,9 @@ struct node_result {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_result& x) {
-  return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node);
+  return metered_inspect<Inspector>(
+      [&] { return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node); },
+      [&] { return x.status.size() + x.data_json.size() + x.node.size(); });
 }
 
 /// How a node introduces itself when it joins a gateway.
@@ -98,9 +130,12 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 using node_actor = caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>,
                                     caf::replies_to<leave_atom>::with<bool>>;
 
-/// What a gateway publishes on its cluster port. join answers the gateway's name.
+/// What a gateway publishes on its cluster port. join answers the gateway's name; a joined
+/// node reports its metrics (metrics::registry::export_json) every few seconds, which the
+/// gateway serves with its own on GET /metrics.
 using membership_actor =
     caf::typed_actor<caf::replies_to<join_atom, caf::actor, node_info>::with<std::string>,
-                     caf::replies_to<leave_atom, caf::actor>::with<bool>>;
+                     caf::replies_to<leave_atom, caf::actor>::with<bool>,
+                     caf::reacts_to<metrics_atom, std::string, std::string>>;
 
 } // namespace imgproc

@@ -1,5 +1,6 @@
 #include "actors/persistence_actor.hpp"
 
+#include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/task_json.hpp"
 #include "db/session.hpp"
@@ -32,6 +33,18 @@ template <class T, class F> caf::result<T> with_db(pointer self, const char* wha
   }
 }
 
+/// with_db() for a row write, timed and counted in the database metrics.
+template <class T, class F>
+caf::result<T> write_db(pointer self, const char* operation, const char* what, F&& fn) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = with_db<T>(self, what, std::forward<F>(fn));
+  if (auto* metrics = process_metrics())
+    metrics->db_write(
+        operation, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+        result.flag != caf::rt_error);
+  return result;
+}
+
 nlohmann::ordered_json render_json(const db::task_record& task) {
   auto json = task_response(task.id, task.pipeline_id, task.status, task.filename, task.data);
   json["pipeline_version"] =
@@ -49,66 +62,81 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
   self->state.session =
       db::bounded_session(std::move(dsn), statement_timeout, db::prepare_task_statements);
   self->state.load = std::move(load);
+  auto meter = actor_meter_for("persistence");
+  count_running(self, meter);
   return {
-      [self](create_atom, const new_task& task) {
-        return with_db<std::int64_t>(self, "creating a task", [&](pqxx::connection& conn) {
-          return db::create_task(conn, task.pipeline_id, task.pipeline_version, task.filename);
-        });
-      },
-      [self](finish_atom, const task_outcome& outcome) {
-        return with_db<bool>(self, "storing a result", [&](pqxx::connection& conn) {
-          return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data);
-        });
-      },
-      [self](fail_atom, const task_failure& failed) {
-        return with_db<bool>(self, "storing a failure", [&](pqxx::connection& conn) {
-          return db::fail_task(conn, failed.task_id, failed.error);
-        });
-      },
-      [self](list_atom, const task_filter& filter) {
-        return with_db<json_reply>(self, "listing tasks", [&](pqxx::connection& conn) {
-          db::task_query query;
-          query.pipeline_id = filter.pipeline_id;
-          query.status = filter.status;
-          query.limit = filter.limit;
-          query.after_id = filter.after_id;
-          auto tasks = db::list_tasks(conn, query);
-          nlohmann::ordered_json items = nlohmann::ordered_json::array();
-          for (const auto& task : tasks)
-            items.push_back(render_json(task));
-          nlohmann::ordered_json body;
-          body["items"] = std::move(items);
-          // A full page may have more behind it; a short one is the last.
-          body["next_after_id"] = static_cast<int>(tasks.size()) == filter.limit && !tasks.empty()
-                                      ? nlohmann::ordered_json(tasks.back().id)
-                                      : nlohmann::ordered_json(nullptr);
-          return json_reply{200, to_text(body)};
-        });
-      },
-      [self](ping_atom) {
-        job_scope scope{*self->state.load};
-        // A connection the server closed is only noticed on use, and then dropped: the second
-        // try opens a fresh one, so a database that is back reads as up at once.
-        return self->state.session->healthy() || self->state.session->healthy();
-      },
-      [self](sweep_atom, std::int64_t min_age_seconds) {
-        return with_db<std::int64_t>(self, "sweeping abandoned tasks", [&](pqxx::connection& conn) {
-          return db::fail_stale_tasks(conn,
-                                      "abandoned: still processing after " +
-                                          std::to_string(min_age_seconds) +
-                                          " s (its gateway stopped, or a row write was lost)",
-                                      std::chrono::seconds(min_age_seconds));
-        });
-      },
-      [self](get_atom, std::int64_t id) {
-        return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
-          auto task = db::find_task(conn, id);
-          if (!task)
-            return json_reply{404,
-                              to_text(error_body("task " + std::to_string(id) + " not found"))};
-          return json_reply{200, to_text(render_json(*task))};
-        });
-      },
+      metered(meter, true,
+              [self](create_atom, const new_task& task) {
+                return write_db<std::int64_t>(
+                    self, "create", "creating a task", [&](pqxx::connection& conn) {
+                      return db::create_task(conn, task.pipeline_id, task.pipeline_version,
+                                             task.filename);
+                    });
+              }),
+      metered(meter, true,
+              [self](finish_atom, const task_outcome& outcome) {
+                return write_db<bool>(
+                    self, "finish", "storing a result", [&](pqxx::connection& conn) {
+                      return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data);
+                    });
+              }),
+      metered(meter, true,
+              [self](fail_atom, const task_failure& failed) {
+                return write_db<bool>(self, "fail", "storing a failure",
+                                      [&](pqxx::connection& conn) {
+                                        return db::fail_task(conn, failed.task_id, failed.error);
+                                      });
+              }),
+      metered(meter, true,
+              [self](list_atom, const task_filter& filter) {
+                return with_db<json_reply>(self, "listing tasks", [&](pqxx::connection& conn) {
+                  db::task_query query;
+                  query.pipeline_id = filter.pipeline_id;
+                  query.status = filter.status;
+                  query.limit = filter.limit;
+                  query.after_id = filter.after_id;
+                  auto tasks = db::list_tasks(conn, query);
+                  nlohmann::ordered_json items = nlohmann::ordered_json::array();
+                  for (const auto& task : tasks)
+                    items.push_back(render_json(task));
+                  nlohmann::ordered_json body;
+                  body["items"] = std::move(items);
+                  // A full page may have more behind it; a short one is the last.
+                  body["next_after_id"] =
+                      static_cast<int>(tasks.size()) == filter.limit && !tasks.empty()
+                          ? nlohmann::ordered_json(tasks.back().id)
+                          : nlohmann::ordered_json(nullptr);
+                  return json_reply{200, to_text(body)};
+                });
+              }),
+      metered(meter, true,
+              [self](ping_atom) {
+                job_scope scope{*self->state.load};
+                // A connection the server closed is only noticed on use, and then dropped: the
+                // second try opens a fresh one, so a database that is back reads as up at once.
+                return self->state.session->healthy() || self->state.session->healthy();
+              }),
+      metered(meter, true,
+              [self](sweep_atom, std::int64_t min_age_seconds) {
+                return with_db<std::int64_t>(
+                    self, "sweeping abandoned tasks", [&](pqxx::connection& conn) {
+                      return db::fail_stale_tasks(
+                          conn,
+                          "abandoned: still processing after " + std::to_string(min_age_seconds) +
+                              " s (its gateway stopped, or a row write was lost)",
+                          std::chrono::seconds(min_age_seconds));
+                    });
+              }),
+      metered(meter, true,
+              [self](get_atom, std::int64_t id) {
+                return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
+                  auto task = db::find_task(conn, id);
+                  if (!task)
+                    return json_reply{
+                        404, to_text(error_body("task " + std::to_string(id) + " not found"))};
+                  return json_reply{200, to_text(render_json(*task))};
+                });
+              }),
   };
 }
 

@@ -29,6 +29,7 @@ void answer(pointer self, http_reply reply) {
   if (self->state.answered)
     return;
   self->state.answered = true;
+  reply.node = self->state.node;
   self->state.reply->send(std::move(reply));
 }
 
@@ -36,8 +37,8 @@ void answer_failure(pointer self, const failure& f) {
   if (self->state.answered)
     return;
   int status = http_status(f.code);
-  std::string what =
-      describe(self) + ": " + std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
+  std::string what = "request " + self->state.request.request_id + ", " + describe(self) + ": " +
+                     std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
   // Server-side failures are warnings; a client's bad image is routine.
   if (status >= 500)
     log::warning("pipeline", what);
@@ -49,20 +50,22 @@ void answer_failure(pointer self, const failure& f) {
 /// Marks the row failed, answers the client (unless it already has its answer) and ends.
 void store_failure_and_quit(pointer self, failure f) {
   self->state.phase = pipeline_phase::storing;
+  if (auto* metrics = process_metrics())
+    metrics->task_finished(self->state.request.pipeline_id, "failed");
   task_failure row{self->state.task_id, std::string{to_string(f.code)} + ": " + f.detail};
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 fail_atom::value, std::move(row))
-      .then(
-          [self, f](bool) {
-            answer_failure(self, f);
-            self->quit();
-          },
-          [self, f](caf::error& err) {
-            log::warning("pipeline", describe(self) + ": the row could not be marked failed: " +
-                                         from_caf_error(err).detail);
-            answer_failure(self, f);
-            self->quit();
-          });
+      .then(metered(self->state.meter, false,
+                    [self, f](bool) {
+                      answer_failure(self, f);
+                      self->quit();
+                    }),
+            metered(self->state.meter, false, [self, f](caf::error& err) {
+              log::warning("pipeline", describe(self) + ": the row could not be marked failed: " +
+                                           from_caf_error(err).detail);
+              answer_failure(self, f);
+              self->quit();
+            }));
 }
 
 /// A failure on the request path: stored on the row when there is one.
@@ -77,6 +80,7 @@ void fail(pointer self, failure f) {
 
 void finish(pointer self, node_result result) {
   self->state.phase = pipeline_phase::storing;
+  self->state.node = result.node;
   auto data = nlohmann::json::parse(result.data_json, nullptr, false);
   if (data.is_discarded()) {
     fail(self,
@@ -87,29 +91,32 @@ void finish(pointer self, node_result result) {
   task_outcome outcome{self->state.task_id, status, data};
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 finish_atom::value, std::move(outcome))
-      .then(
-          [self, status, data](bool stored) {
-            if (stored) {
-              const auto& req = self->state.request;
-              auto body =
-                  task_response(self->state.task_id, req.pipeline_id, status, req.filename, data);
-              answer(self, {200, to_text(body), {}});
-            } else {
-              // Another process already closed the row (e.g. its start-up sweep marked it
-              // failed): the result is not what is stored, so it is not returned.
-              answer_failure(self, make_failure(error_code::internal,
-                                                "task " + std::to_string(self->state.task_id) +
-                                                    " was closed elsewhere; result not stored"));
-            }
-            self->quit();
-          },
-          [self](caf::error& err) {
-            // The result was not stored, so it must not be returned as if it were.
-            answer_failure(self, make_failure(error_code::database_unavailable,
-                                              "the result could not be stored: " +
-                                                  from_caf_error(err).detail));
-            self->quit();
-          });
+      .then(metered(self->state.meter, false,
+                    [self, status, data](bool stored) {
+                      if (stored) {
+                        if (auto* metrics = process_metrics())
+                          metrics->task_finished(self->state.request.pipeline_id, status);
+                        const auto& req = self->state.request;
+                        auto body = task_response(self->state.task_id, req.pipeline_id, status,
+                                                  req.filename, data);
+                        answer(self, {200, to_text(body), {}});
+                      } else {
+                        // Another process already closed the row (e.g. its start-up sweep marked it
+                        // failed): the result is not what is stored, so it is not returned.
+                        answer_failure(
+                            self, make_failure(error_code::internal,
+                                               "task " + std::to_string(self->state.task_id) +
+                                                   " was closed elsewhere; result not stored"));
+                      }
+                      self->quit();
+                    }),
+            metered(self->state.meter, false, [self](caf::error& err) {
+              // The result was not stored, so it must not be returned as if it were.
+              answer_failure(self, make_failure(error_code::database_unavailable,
+                                                "the result could not be stored: " +
+                                                    from_caf_error(err).detail));
+              self->quit();
+            }));
 }
 
 /// Hands the image work to the dispatcher, which runs every step on one node (this process's own
@@ -125,10 +132,14 @@ void run_steps(pointer self) {
   job.time_left_ms = time_left(self).count();
   // The dispatcher answers by the deadline plus a 250 ms grace; this timeout is a backstop that
   // still leaves the final row write time before RESTinio's own limit (app/settings.cpp).
+  if (st.services->dispatcher_meter)
+    st.services->dispatcher_meter->sent();
   self->request(st.services->dispatcher, time_left(self) + std::chrono::seconds(1), run_atom::value,
                 std::move(job))
-      .then([self](node_result& result) { finish(self, std::move(result)); },
-            [self](caf::error& err) { fail(self, from_caf_error(err)); });
+      .then(metered(self->state.meter, false,
+                    [self](node_result& result) { finish(self, std::move(result)); }),
+            metered(self->state.meter, false,
+                    [self](caf::error& err) { fail(self, from_caf_error(err)); }));
 }
 
 void create_task(pointer self) {
@@ -138,18 +149,21 @@ void create_task(pointer self) {
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 create_atom::value, std::move(task))
       .then(
-          [self](std::int64_t id) {
-            self->state.task_id = id;
-            if (self->state.answered) // the deadline passed while the row was being created
-              store_failure_and_quit(
-                  self, make_failure(error_code::deadline_exceeded,
-                                     "the request ran out of time before processing started"));
-            else {
-              self->state.phase = pipeline_phase::running;
-              run_steps(self);
-            }
-          },
-          [self](caf::error& err) { fail(self, from_caf_error(err)); });
+          metered(self->state.meter, false,
+                  [self](std::int64_t id) {
+                    self->state.task_id = id;
+                    if (self->state.answered) // the deadline passed while the row was being created
+                      store_failure_and_quit(
+                          self,
+                          make_failure(error_code::deadline_exceeded,
+                                       "the request ran out of time before processing started"));
+                    else {
+                      self->state.phase = pipeline_phase::running;
+                      run_steps(self);
+                    }
+                  }),
+          metered(self->state.meter, false,
+                  [self](caf::error& err) { fail(self, from_caf_error(err)); }));
 }
 
 void on_deadline(pointer self) {
@@ -180,21 +194,24 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
                        reply_ptr reply,
                        std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
   auto& st = self->state;
+  st.meter = actor_meter_for("pipeline");
+  count_running(self, st.meter);
   st.running = std::move(*running);
   st.services = std::move(services);
   st.request = std::move(request);
   st.reply = std::move(reply);
   self->delayed_send(self, time_left(self), deadline_atom::value);
   self->request(st.services->catalog, time_left(self), get_atom::value, st.request.pipeline_id)
-      .then(
-          [self](plan_ptr& plan) {
-            self->state.plan = std::move(plan);
-            create_task(self);
-          },
-          [self](caf::error& err) { fail(self, from_caf_error(err)); });
+      .then(metered(self->state.meter, false,
+                    [self](plan_ptr& plan) {
+                      self->state.plan = std::move(plan);
+                      create_task(self);
+                    }),
+            metered(self->state.meter, false,
+                    [self](caf::error& err) { fail(self, from_caf_error(err)); }));
 
   return {
-      [self](deadline_atom) { on_deadline(self); },
+      metered(st.meter, false, [self](deadline_atom) { on_deadline(self); }),
   };
 }
 

@@ -20,6 +20,7 @@
 // A failure after the row exists is stored (naming the step) before the client hears of it; a
 // success is answered only once its row is stored.
 
+#include "actors/metered.hpp"
 #include "actors/pipeline_services.hpp"
 #include "core/service_api.hpp"
 
@@ -55,7 +56,9 @@ struct pipeline_state {
   services_ptr services;
   plan_ptr plan;
   std::int64_t task_id = 0; ///< 0 until the row exists
-  bool answered = false;    ///< the client has its answer (the actor may still await a write)
+  std::string node;         ///< the node that ran the image work, once known
+  meter_ptr meter;
+  bool answered = false; ///< the client has its answer (the actor may still await a write)
 };
 
 /// `running` was created by the caller, so that shutdown counts the actor from the moment the

@@ -1,5 +1,6 @@
 #include "actors/pipeline_admin_actor.hpp"
 
+#include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/task_json.hpp"
 #include "db/pipeline_repository.hpp"
@@ -70,64 +71,71 @@ pipeline_admin_actor::behavior_type admin(pointer self, std::string dsn,
                                           std::chrono::milliseconds statement_timeout) {
   self->state.session =
       db::bounded_session(std::move(dsn), statement_timeout, db::prepare_pipeline_statements);
+  auto meter = actor_meter_for("pipeline_admin");
+  count_running(self, meter);
   return {
-      [self](list_atom) {
-        return with_db(self, "listing pipelines", [](pqxx::connection& conn) {
-          nlohmann::ordered_json items = nlohmann::ordered_json::array();
-          for (const auto& record : db::list_pipelines(conn))
-            items.push_back(render(record));
-          return ok(200, {{"items", items}});
-        });
-      },
-      [self](get_atom, int id, int version) {
-        return with_db(self, "reading a pipeline", [&](pqxx::connection& conn) {
-          if (version > 0) {
-            auto record = db::find_pipeline_version(conn, id, version);
-            if (!record)
-              return problem(404, "pipeline " + std::to_string(id) + " has no version " +
-                                      std::to_string(version));
-            return ok(200, render(*record));
-          }
-          auto record = db::find_pipeline(conn, id);
-          if (!record)
-            return problem(404, not_found(id));
-          if (record->retired)
-            return problem(410, "pipeline " + std::to_string(id) +
-                                    " was deleted; its tasks and versions are kept");
-          return ok(200, render(*record));
-        });
-      },
-      [self](create_atom, const pipeline_definition& def) {
-        return with_db(self, "creating a pipeline", [&](pqxx::connection& conn) {
-          return ok(201, render(db::create_pipeline(conn, to_draft(def))));
-        });
-      },
-      [self](put_atom, int id, const pipeline_definition& def) {
-        return with_db(self, "replacing a pipeline", [&](pqxx::connection& conn) {
-          auto existing = db::find_pipeline(conn, id);
-          if (!existing)
-            return problem(404, not_found(id));
-          if (existing->retired)
-            return problem(410, "pipeline " + std::to_string(id) + " was deleted");
-          auto record = db::replace_pipeline(conn, id, to_draft(def));
-          if (!record)
-            return problem(404, not_found(id));
-          return ok(200, render(*record));
-        });
-      },
-      [self](delete_atom, int id) {
-        return with_db(self, "deleting a pipeline", [&](pqxx::connection& conn) {
-          switch (db::remove_pipeline(conn, id)) {
-            case db::removal::deleted:
-              return ok(200, {{"id", id}, {"status", "deleted"}});
-            case db::removal::retired:
-              return ok(200, {{"id", id}, {"status", "retired"}});
-            case db::removal::not_found:
-              break;
-          }
-          return problem(404, not_found(id));
-        });
-      },
+      metered(meter, false,
+              [self](list_atom) {
+                return with_db(self, "listing pipelines", [](pqxx::connection& conn) {
+                  nlohmann::ordered_json items = nlohmann::ordered_json::array();
+                  for (const auto& record : db::list_pipelines(conn))
+                    items.push_back(render(record));
+                  return ok(200, {{"items", items}});
+                });
+              }),
+      metered(meter, false,
+              [self](get_atom, int id, int version) {
+                return with_db(self, "reading a pipeline", [&](pqxx::connection& conn) {
+                  if (version > 0) {
+                    auto record = db::find_pipeline_version(conn, id, version);
+                    if (!record)
+                      return problem(404, "pipeline " + std::to_string(id) + " has no version " +
+                                              std::to_string(version));
+                    return ok(200, render(*record));
+                  }
+                  auto record = db::find_pipeline(conn, id);
+                  if (!record)
+                    return problem(404, not_found(id));
+                  if (record->retired)
+                    return problem(410, "pipeline " + std::to_string(id) +
+                                            " was deleted; its tasks and versions are kept");
+                  return ok(200, render(*record));
+                });
+              }),
+      metered(meter, false,
+              [self](create_atom, const pipeline_definition& def) {
+                return with_db(self, "creating a pipeline", [&](pqxx::connection& conn) {
+                  return ok(201, render(db::create_pipeline(conn, to_draft(def))));
+                });
+              }),
+      metered(meter, false,
+              [self](put_atom, int id, const pipeline_definition& def) {
+                return with_db(self, "replacing a pipeline", [&](pqxx::connection& conn) {
+                  auto existing = db::find_pipeline(conn, id);
+                  if (!existing)
+                    return problem(404, not_found(id));
+                  if (existing->retired)
+                    return problem(410, "pipeline " + std::to_string(id) + " was deleted");
+                  auto record = db::replace_pipeline(conn, id, to_draft(def));
+                  if (!record)
+                    return problem(404, not_found(id));
+                  return ok(200, render(*record));
+                });
+              }),
+      metered(meter, false,
+              [self](delete_atom, int id) {
+                return with_db(self, "deleting a pipeline", [&](pqxx::connection& conn) {
+                  switch (db::remove_pipeline(conn, id)) {
+                    case db::removal::deleted:
+                      return ok(200, {{"id", id}, {"status", "deleted"}});
+                    case db::removal::retired:
+                      return ok(200, {{"id", id}, {"status", "retired"}});
+                    case db::removal::not_found:
+                      break;
+                  }
+                  return problem(404, not_found(id));
+                });
+              }),
   };
 }
 

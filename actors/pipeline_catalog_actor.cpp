@@ -1,5 +1,6 @@
 #include "actors/pipeline_catalog_actor.hpp"
 
+#include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
@@ -17,6 +18,8 @@ using pointer = pipeline_catalog_actor::stateful_pointer<pipeline_catalog_state>
 pipeline_catalog_state::entry load(pointer self, int id) {
   pipeline_catalog_state::entry out;
   out.loaded_at = std::chrono::steady_clock::now();
+  if (auto* metrics = process_metrics())
+    metrics->pipeline_reload();
   auto record =
       self->state.session->run([&](pqxx::connection& conn) { return db::find_pipeline(conn, id); });
   if (!record) {
@@ -49,31 +52,36 @@ pipeline_catalog_actor::behavior_type catalog(pointer self, pipeline_catalog_set
                                             db::prepare_pipeline_statements);
   self->state.registry = std::move(registry);
   self->state.cache_ttl = settings.cache_ttl;
+  auto meter = actor_meter_for("pipeline_catalog");
+  count_running(self, meter);
   return {
-      [self](get_atom, int id) -> caf::result<plan_ptr> {
-        auto now = std::chrono::steady_clock::now();
-        auto& cache = self->state.cache;
-        auto it = cache.find(id);
-        if (it == cache.end() || now - it->second.loaded_at >= self->state.cache_ttl) {
-          try {
-            it = cache.insert_or_assign(id, load(self, id)).first;
-          } catch (const std::exception& e) {
-            log::warning("pipeline_catalog",
-                         "loading pipeline " + std::to_string(id) + " failed: " + e.what());
-            return to_caf_error(make_failure(error_code::database_unavailable,
-                                             "database unavailable: cannot load the pipeline"));
-          }
-        }
-        if (it->second.problem)
-          return to_caf_error(*it->second.problem);
-        return it->second.plan;
-      },
-      [self](invalidate_atom, int id) {
-        if (id == 0)
-          self->state.cache.clear();
-        else
-          self->state.cache.erase(id);
-      },
+      metered(meter, false,
+              [self](get_atom, int id) -> caf::result<plan_ptr> {
+                auto now = std::chrono::steady_clock::now();
+                auto& cache = self->state.cache;
+                auto it = cache.find(id);
+                if (it == cache.end() || now - it->second.loaded_at >= self->state.cache_ttl) {
+                  try {
+                    it = cache.insert_or_assign(id, load(self, id)).first;
+                  } catch (const std::exception& e) {
+                    log::warning("pipeline_catalog",
+                                 "loading pipeline " + std::to_string(id) + " failed: " + e.what());
+                    return to_caf_error(
+                        make_failure(error_code::database_unavailable,
+                                     "database unavailable: cannot load the pipeline"));
+                  }
+                }
+                if (it->second.problem)
+                  return to_caf_error(*it->second.problem);
+                return it->second.plan;
+              }),
+      metered(meter, false,
+              [self](invalidate_atom, int id) {
+                if (id == 0)
+                  self->state.cache.clear();
+                else
+                  self->state.cache.erase(id);
+              }),
   };
 }
 

@@ -29,6 +29,8 @@ struct pipeline_services {
   caf::actor dispatcher;
   /// The dispatcher's latest word on new jobs (see dispatcher_actor.hpp).
   admission_ptr admission;
+  /// The dispatcher's meter: a pipeline actor stamps each job it sends (mailbox time).
+  std::shared_ptr<metrics::actor_meter> dispatcher_meter;
   refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 

@@ -1,5 +1,8 @@
 #include "actors/stage_actor.hpp"
 
+#include "actors/metered.hpp"
+
+#include <chrono>
 #include <exception>
 
 namespace imgproc {
@@ -17,7 +20,13 @@ caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& res
     return to_caf_error(make_failure(error_code::deadline_exceeded,
                                      "the request ran out of time before " + step.kind->handler));
   try {
-    if (auto err = step.run(resources, *job.data))
+    auto start = std::chrono::steady_clock::now();
+    auto err = step.run(resources, *job.data);
+    if (auto* metrics = process_metrics())
+      metrics->step_duration(
+          step.kind->handler,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (err)
       return to_caf_error(*err);
     return std::move(job.data);
   } catch (const std::exception& e) {

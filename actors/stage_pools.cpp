@@ -2,6 +2,7 @@
 
 #include "actors/decoder_actor.hpp"
 #include "actors/detector_client_actor.hpp"
+#include "actors/metered.hpp"
 #include "actors/preprocessor_actor.hpp"
 
 #include <caf/actor_system.hpp>
@@ -12,6 +13,9 @@ namespace imgproc {
 
 pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settings) {
   auto pools = std::make_shared<stage_pools>();
+  pools->decoders.set_meter(actor_meter_for("decoder"));
+  pools->preprocessors.set_meter(actor_meter_for("preprocessor"));
+  pools->detectors.set_meter(actor_meter_for("detector_client"));
   for (std::size_t i = 0; i < settings.decoders; ++i) {
     auto load = std::make_shared<load_counter>();
     pools->decoders.add(spawn_decoder(sys, settings.decoder, load), load);

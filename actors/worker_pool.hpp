@@ -4,6 +4,9 @@
 // `pick()` chooses the worker with the fewest jobs in flight, so a worker stuck on a slow call
 // (a slow ML answer, a slow database) stops collecting work; CAF's actor_pool has no such policy.
 // The counts are "sent minus finished": the sender increments, the worker decrements when done.
+// pick() is always followed by a send, so it also stamps the send on the workers' meter.
+
+#include "metrics/metrics.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -40,6 +43,9 @@ private:
 
 template <class Handle> class worker_pool {
 public:
+  /// Told of every pick(): the workers' meter stamps the send for their mailbox metrics.
+  void set_meter(std::shared_ptr<metrics::actor_meter> meter) { meter_ = std::move(meter); }
+
   void add(Handle worker, load_ptr load) {
     workers_.push_back(std::move(worker));
     loads_.push_back(std::move(load));
@@ -61,6 +67,8 @@ public:
         best = k;
     }
     loads_[best]->add();
+    if (meter_)
+      meter_->sent();
     return workers_[best];
   }
 
@@ -78,6 +86,7 @@ private:
   std::vector<Handle> workers_;
   std::vector<load_ptr> loads_;
   std::atomic<std::size_t> next_{0};
+  std::shared_ptr<metrics::actor_meter> meter_;
 };
 
 } // namespace imgproc

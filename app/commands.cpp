@@ -6,10 +6,12 @@
 #include "common/log.hpp"
 #include "core/detector_client.hpp"
 #include "core/step_registry.hpp"
+#include "core/task_json.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
 #include "db/task_repository.hpp"
 #include "http/server.hpp"
+#include "metrics/metrics.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -105,6 +107,38 @@ void announce(const std::string& line) {
   std::fflush(stdout);
 }
 
+/// This process's metrics registry, labelled with its node name, where every actor and the
+/// node links report.
+std::shared_ptr<metrics::registry> start_metrics(const std::string& node_name) {
+  auto registry = std::make_shared<metrics::registry>(node_name);
+  metrics::registry::set_process_registry(registry);
+  return registry;
+}
+
+/// A worker's HTTP port serves only /metrics and /health: every other call is answered 404.
+class worker_http_service final : public image_service {
+public:
+  void process(process_request, reply_ptr reply) override { refuse(reply); }
+  void get_task(std::int64_t, reply_ptr reply) override { refuse(reply); }
+  void list_tasks(task_filter, reply_ptr reply) override { refuse(reply); }
+  void list_steps(reply_ptr reply) override { refuse(reply); }
+  void list_pipelines(reply_ptr reply) override { refuse(reply); }
+  void get_pipeline(int, std::optional<int>, reply_ptr reply) override { refuse(reply); }
+  void create_pipeline(std::string, reply_ptr reply) override { refuse(reply); }
+  void replace_pipeline(int, std::string, reply_ptr reply) override { refuse(reply); }
+  void delete_pipeline(int, reply_ptr reply) override { refuse(reply); }
+  void check_ready(reply_ptr reply) override { reply->send({200, R"({"status":"ready"})", {}}); }
+  void cluster_status(reply_ptr reply) override { refuse(reply); }
+
+private:
+  static void refuse(const reply_ptr& reply) {
+    reply->send({404,
+                 to_text(error_body("a worker node serves only /metrics and /health; send "
+                                    "requests to its gateway")),
+                 {}});
+  }
+};
+
 int wait_for_stop_signal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -182,6 +216,7 @@ int run_serve(const std::vector<std::string>& args, role r) {
 
   auto registry = std::make_shared<step_registry>();
   register_default_steps(*registry);
+  settings.http.metrics = start_metrics(settings.node.node_name);
 
   try {
     gateway_node node{settings.node, registry};
@@ -239,8 +274,21 @@ int run_worker(const std::vector<std::string>& args) {
   auto& w = settings.worker;
   w.address = w.node_name + " (pid " + std::to_string(getpid()) + ")";
   w.on_joined = announce;
+  auto metrics = start_metrics(w.node_name);
   try {
     worker_node node{w, registry};
+    // Its own /metrics (and /health), when asked for: the gateway serves them too.
+    worker_http_service only_metrics;
+    std::unique_ptr<http_server> server;
+    if (settings.worker_metrics_port) {
+      auto http = settings.http;
+      http.port = *settings.worker_metrics_port;
+      http.metrics = metrics;
+      server = std::make_unique<http_server>(http, only_metrics);
+      server->start();
+      announce("imgproc worker metrics on http://" + http.host + ":" +
+               std::to_string(server->port()) + "/metrics");
+    }
     std::string gateways;
     for (const auto& g : w.gateways)
       gateways += (gateways.empty() ? "" : ", ") + g.text();
@@ -253,6 +301,8 @@ int run_worker(const std::vector<std::string>& args) {
     if (!node.leave(settings.shutdown_grace))
       log::warning("worker", "jobs still running after the grace period are cut off");
     exit_after(std::chrono::seconds(5), 0);
+    if (server)
+      server->stop();
     node.shutdown();
   } catch (const std::exception& e) {
     log::error("worker", e.what());

@@ -77,6 +77,9 @@ option_set make_options(role r) {
             "address the cluster port binds to (loopback unless set; 0.0.0.0 for all)"})
       .add({"cluster-port", "IMGPROC_CLUSTER_PORT", r == role::gateway ? "4242" : "off",
             "port worker nodes join on; 0 picks a free one (printed at start), off: none"})
+      .add({"metrics-port", "IMGPROC_METRICS_PORT", "off",
+            "worker: serve its own /metrics and /health on this port (0 picks one; the gateway "
+            "serves every node's metrics anyway)"})
       .add({"join", "IMGPROC_JOIN", "",
             "gateways to join, host:port, comma-separated or repeated (worker only)", true})
       .add({"cluster-heartbeat-ms", "IMGPROC_CLUSTER_HEARTBEAT_MS", "500",
@@ -184,6 +187,8 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   w.capacity = std::max(1, n.capacity);
   w.cluster = c;
   w.cluster.listen = false;
+  if (o.get("metrics-port") != "off")
+    s.worker_metrics_port = static_cast<std::uint16_t>(o.get_int("metrics-port", 0, 65535));
   for (const auto& item : o.get_list("join"))
     w.gateways.push_back(parse_gateway_address(item));
   if (r == role::worker) {

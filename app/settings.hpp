@@ -11,6 +11,7 @@
 #include "http/server.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace imgproc {
@@ -21,8 +22,9 @@ struct serve_settings {
   imgproc::role role = role::serve;
   http_settings http;
   gateway_settings node;
-  worker_settings worker; ///< for role::worker
-  std::string dsn;        ///< resolved from --db or the POSTGRES_* parts
+  worker_settings worker;                           ///< for role::worker
+  std::optional<std::uint16_t> worker_metrics_port; ///< a worker's own /metrics, when set
+  std::string dsn;                                  ///< resolved from --db or the POSTGRES_* parts
   bool migrate_on_start = true;
   std::chrono::milliseconds db_wait{30000};
   std::chrono::milliseconds shutdown_grace{25000};

@@ -14,9 +14,14 @@
 namespace imgproc {
 
 struct http_reply {
+  http_reply() = default;
+  http_reply(int status_code, std::string json, std::string retry_after_seconds = {})
+      : status(status_code), body(std::move(json)), retry_after(std::move(retry_after_seconds)) {}
+
   int status = 200;
   std::string body;        ///< JSON text
   std::string retry_after; ///< seconds, sent as Retry-After when not empty
+  std::string node;        ///< the node that ran the image work, for the request log line
 };
 
 /// Answers one HTTP request. Implementations ignore every send after the first, and answer
@@ -35,6 +40,7 @@ struct process_request {
   std::string_view image;            ///< the upload, a view into the HTTP request body
   std::shared_ptr<const void> owner; ///< keeps `image` alive
   std::chrono::steady_clock::time_point deadline;
+  std::string request_id; ///< the X-Request-Id the answer carries, for log lines
 };
 
 /// GET /tasks filters, already checked by the front-end.

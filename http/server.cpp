@@ -7,10 +7,15 @@
 #include "core/jpeg_decoder.hpp"
 #include "core/task_json.hpp"
 #include "core/upload.hpp"
+#include "http/static_assets.hpp"
 #include "http/upload_parser.hpp"
+#include "metrics/metrics.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <optional>
+#include <random>
 #include <regex>
 #include <restinio/all.hpp>
 
@@ -26,23 +31,72 @@ struct server_traits : restinio::default_traits_t {
 
 using running_server = restinio::running_server_handle_t<server_traits>;
 
-/// Writes one JSON response; RESTinio dispatches it onto the connection's strand, so any thread
-/// may call this.
-void write_reply(const restinio::request_handle_t& req, const http_reply& reply) {
-  auto response = req->create_response(restinio::http_status_line_t{
+/// One HTTP exchange, from the handler's start to the answer: what the request log line and the
+/// HTTP metrics need. Every response goes out through finish().
+struct exchange {
+  restinio::request_handle_t req;
+  std::string route; ///< the route pattern, e.g. /tasks/:id (a metric label: bounded set)
+  std::string method;
+  std::string id; ///< X-Request-Id
+  std::optional<int> pipeline_id;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  metrics::registry* metrics = nullptr;
+};
+
+using exchange_ptr = std::shared_ptr<exchange>;
+
+/// An X-Request-Id from the client if it is short and plain, else a new one: a process-random
+/// prefix and a counter, unique without a system call per request.
+std::string request_id_for(const restinio::request_handle_t& req) {
+  auto given = req->header().get_field_or("X-Request-Id", "");
+  if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      }))
+    return given;
+  static const std::string prefix = [] {
+    std::random_device random;
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", random());
+    return std::string{text};
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  return prefix + "-" + std::to_string(counter.fetch_add(1) + 1);
+}
+
+/// Writes the response (RESTinio dispatches it onto the connection's strand, so any thread may
+/// call this), then records the exchange: one log line and the HTTP metrics.
+void finish(exchange& ex, const http_reply& reply, const char* content_type = "application/json") {
+  auto response = ex.req->create_response(restinio::http_status_line_t{
       restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
       reason_phrase(reply.status)});
-  response.append_header(restinio::http_field::content_type, "application/json");
+  response.append_header(restinio::http_field::content_type, content_type);
+  response.append_header("X-Request-Id", ex.id);
   if (!reply.retry_after.empty())
     response.append_header(restinio::http_field::retry_after, reply.retry_after);
   response.set_body(reply.body);
   response.done();
+
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.start).count();
+  if (ex.metrics) {
+    ex.metrics->http_request(ex.route, reply.status, seconds);
+    ex.metrics->http_in_flight(-1);
+    ex.metrics = nullptr; // recorded once
+  }
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
+  std::string line = "id=" + ex.id + " method=" + ex.method + " route=" + ex.route +
+                     " status=" + std::to_string(reply.status) + " duration_ms=" + duration;
+  if (ex.pipeline_id)
+    line += " pipeline=" + std::to_string(*ex.pipeline_id);
+  if (!reply.node.empty())
+    line += " node=" + reply.node;
+  log::info("request", line);
 }
 
 /// Answers exactly once; answers 500 if dropped unanswered (e.g. an actor died).
 class restinio_reply final : public reply_channel {
 public:
-  explicit restinio_reply(restinio::request_handle_t req) : req_(std::move(req)) {}
+  explicit restinio_reply(exchange_ptr ex) : ex_(std::move(ex)) {}
 
   ~restinio_reply() override {
     if (!sent_.load())
@@ -53,18 +107,18 @@ public:
     if (sent_.exchange(true))
       return;
     try {
-      write_reply(req_, reply);
+      finish(*ex_, reply);
     } catch (const std::exception& e) {
       // The connection is gone (client hung up, or RESTinio's own timeout already answered).
       log::debug("http", std::string{"response not written: "} + e.what());
     }
     // Holders of this channel may outlive the server (CAF keeps finished actors until their
     // request timeouts expire): they must not keep RESTinio's request and socket alive.
-    req_.reset();
+    ex_.reset();
   }
 
 private:
-  restinio::request_handle_t req_;
+  exchange_ptr ex_;
   std::atomic<bool> sent_{false};
 };
 
@@ -72,17 +126,17 @@ http_reply error_reply(const failure& f) {
   return failure_reply(f);
 }
 
-restinio::request_handling_status_t answer_now(const restinio::request_handle_t& req,
-                                               const http_reply& reply) {
-  write_reply(req, reply);
+restinio::request_handling_status_t answer_now(const exchange_ptr& ex, const http_reply& reply,
+                                               const char* content_type = "application/json") {
+  finish(*ex, reply, content_type);
   return restinio::request_accepted();
 }
 
 bool is_known_path(std::string_view path) {
   // Only for requests no route matched: tells 405 (a known path, wrong method) from 404.
   static const std::regex known{
-      R"(/(process-image|process_image|api/process-image|health|ready|cluster|steps|tasks|pipelines)"
-      R"(|(api/)?tasks/[^/]+|pipelines/[^/]+(/versions/[^/]+)?))"};
+      R"(/(process-image|process_image|api/process-image|health|ready|cluster|metrics|dashboard|steps|tasks|pipelines)"
+      R"(|(api/)?tasks/[^/]+|dashboard/[^/]+|pipelines/[^/]+(/versions/[^/]+)?))"};
   return std::regex_match(path.begin(), path.end(), known);
 }
 
@@ -106,19 +160,30 @@ std::optional<int> route_id(const restinio::router::route_params_t& params, cons
   return *id;
 }
 
-/// Every handler runs inside this: an exception escaping a RESTinio handler would drop the
-/// connection without a response.
+/// Every handler runs inside this, with its exchange: an exception escaping a RESTinio handler
+/// would drop the connection without a response.
 template <class F>
-restinio::request_handling_status_t guarded(const restinio::request_handle_t& req, F&& body) {
+restinio::request_handling_status_t guarded(const restinio::request_handle_t& req,
+                                            metrics::registry* metrics, std::string route,
+                                            F&& body) {
+  auto ex = std::make_shared<exchange>();
+  ex->req = req;
+  ex->route = std::move(route);
   try {
-    return body();
+    ex->method = req->header().method().c_str();
+    ex->id = request_id_for(req);
+    if (metrics) {
+      metrics->http_in_flight(+1);
+      ex->metrics = metrics;
+    }
+    return body(ex);
   } catch (const std::exception& e) {
     log::error("http", std::string{"handler failed: "} + e.what());
   } catch (...) {
     log::error("http", "handler failed with a non-standard exception");
   }
   try {
-    return answer_now(req, {500, to_text(error_body("internal server error")), {}});
+    return answer_now(ex, {500, to_text(error_body("internal server error")), {}});
   } catch (...) {
     return restinio::request_rejected();
   }
@@ -129,24 +194,27 @@ restinio::request_handling_status_t guarded(const restinio::request_handle_t& re
 struct http_server::impl {
   http_settings settings;
   image_service& service;
+  metrics::registry* metrics = nullptr; ///< settings.metrics, if any
   running_server server;
   std::atomic<std::uint16_t> bound_port{0};
 
-  impl(http_settings s, image_service& svc) : settings(std::move(s)), service(svc) {}
+  impl(http_settings s, image_service& svc)
+      : settings(std::move(s)), service(svc), metrics(settings.metrics.get()) {}
 
-  restinio::request_handling_status_t process_image(const restinio::request_handle_t& req) {
-    return guarded(req, [&] {
+  restinio::request_handling_status_t process_image(const restinio::request_handle_t& req,
+                                                    const char* route) {
+    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
       if (req->body().size() > settings.max_upload_bytes)
-        return answer_now(req, error_reply(make_failure(
-                                   error_code::payload_too_large,
-                                   "upload of " + std::to_string(req->body().size()) +
-                                       " bytes is over the limit of " +
-                                       std::to_string(settings.max_upload_bytes) + " bytes")));
+        return answer_now(ex, error_reply(make_failure(
+                                  error_code::payload_too_large,
+                                  "upload of " + std::to_string(req->body().size()) +
+                                      " bytes is over the limit of " +
+                                      std::to_string(settings.max_upload_bytes) + " bytes")));
       auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
           req->header().query());
       if (!query)
         return answer_now(
-            req, error_reply(make_failure(error_code::bad_request, "malformed query string")));
+            ex, error_reply(make_failure(error_code::bad_request, "malformed query string")));
       std::optional<std::string_view> query_id;
       if (query->has("pipeline_id")) {
         auto value = (*query)["pipeline_id"];
@@ -155,12 +223,12 @@ struct http_server::impl {
       auto content_type = req->header().get_field_or(restinio::http_field::content_type, "");
       auto upload = parse_process_upload(content_type, req->body(), query_id);
       if (!upload)
-        return answer_now(req, error_reply(upload.error()));
+        return answer_now(ex, error_reply(upload.error()));
       // Refused from the header alone: no task row, no decoding, no allocation for the pixels.
       if (auto header = read_jpeg_header(upload->image)) {
         auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
         if (pixels > settings.max_image_pixels)
-          return answer_now(req,
+          return answer_now(ex,
                             error_reply(make_failure(
                                 error_code::image_too_large,
                                 "image is " + std::to_string(header->width) + "x" +
@@ -169,24 +237,27 @@ struct http_server::impl {
       }
       process_request work;
       work.pipeline_id = upload->pipeline_id;
+      work.request_id = ex->id;
+      ex->pipeline_id = upload->pipeline_id;
       work.filename = std::move(upload->filename);
       work.image = upload->image;
       work.owner = req; // keeps the body, and so `image`, alive
       work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
-      service.process(std::move(work), std::make_shared<restinio_reply>(req));
+      service.process(std::move(work), std::make_shared<restinio_reply>(ex));
       return restinio::request_accepted();
     });
   }
 
   restinio::request_handling_status_t get_task(const restinio::request_handle_t& req,
-                                               const restinio::router::route_params_t& params) {
-    return guarded(req, [&] {
+                                               const restinio::router::route_params_t& params,
+                                               const char* route) {
+    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
       auto text = params["id"];
       auto id = parse_int(std::string{text.data(), text.size()});
       if (!id || *id <= 0)
-        return answer_now(req, error_reply(make_failure(error_code::bad_request,
-                                                        "task id must be a positive integer")));
-      service.get_task(*id, std::make_shared<restinio_reply>(req));
+        return answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                       "task id must be a positive integer")));
+      service.get_task(*id, std::make_shared<restinio_reply>(ex));
       return restinio::request_accepted();
     });
   }
@@ -210,11 +281,11 @@ struct http_server::impl {
   }
 
   restinio::request_handling_status_t list_tasks(const restinio::request_handle_t& req) {
-    return guarded(req, [&] {
+    return guarded(req, metrics, "/tasks", [&](const exchange_ptr& ex) {
       auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
           req->header().query());
       auto bad = [&](const std::string& detail) {
-        return answer_now(req, error_reply(make_failure(error_code::bad_request, detail)));
+        return answer_now(ex, error_reply(make_failure(error_code::bad_request, detail)));
       };
       if (!query)
         return bad("malformed query string");
@@ -248,7 +319,7 @@ struct http_server::impl {
           return bad("after_id must be a positive integer");
         filter.after_id = *after;
       }
-      service.list_tasks(std::move(filter), std::make_shared<restinio_reply>(req));
+      service.list_tasks(std::move(filter), std::make_shared<restinio_reply>(ex));
       return restinio::request_accepted();
     });
   }
@@ -256,14 +327,14 @@ struct http_server::impl {
   /// Checks token and body size of a pipeline change, then hands it on.
   template <class F>
   restinio::request_handling_status_t change_pipeline(const restinio::request_handle_t& req,
-                                                      F&& forward) {
-    return guarded(req, [&] {
+                                                      const char* route, F&& forward) {
+    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
       if (auto refused = refuse_unauthorized(req))
-        return answer_now(req, *refused);
+        return answer_now(ex, *refused);
       if (req->body().size() > max_json_body)
-        return answer_now(req, error_reply(make_failure(error_code::payload_too_large,
-                                                        "a pipeline definition is at most 1 MiB")));
-      forward(std::make_shared<restinio_reply>(req));
+        return answer_now(ex, error_reply(make_failure(error_code::payload_too_large,
+                                                       "a pipeline definition is at most 1 MiB")));
+      forward(std::make_shared<restinio_reply>(ex));
       return restinio::request_accepted();
     });
   }
@@ -271,57 +342,58 @@ struct http_server::impl {
   std::unique_ptr<router_t> make_router() {
     auto router = std::make_unique<router_t>();
     for (const char* path : {"/process-image", "/process_image", "/api/process-image"})
-      router->http_post(path, [this](auto req, auto) { return process_image(req); });
+      router->http_post(path, [this, path](auto req, auto) { return process_image(req, path); });
     for (const char* path : {"/tasks/:id", "/api/tasks/:id"})
-      router->http_get(path, [this](auto req, auto&& params) { return get_task(req, params); });
+      router->http_get(
+          path, [this, path](auto req, auto&& params) { return get_task(req, params, path); });
     router->http_get("/tasks", [this](auto req, auto) { return list_tasks(req); });
     router->http_get("/steps", [this](auto req, auto) {
-      return guarded(req, [&] {
-        service.list_steps(std::make_shared<restinio_reply>(req));
+      return guarded(req, metrics, "/steps", [&](const exchange_ptr& ex) {
+        service.list_steps(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/pipelines", [this](auto req, auto) {
-      return guarded(req, [&] {
-        service.list_pipelines(std::make_shared<restinio_reply>(req));
+      return guarded(req, metrics, "/pipelines", [&](const exchange_ptr& ex) {
+        service.list_pipelines(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_post("/pipelines", [this](auto req, auto) {
-      return change_pipeline(req, [&](reply_ptr reply) {
+      return change_pipeline(req, "/pipelines", [&](reply_ptr reply) {
         service.create_pipeline(std::string{req->body()}, std::move(reply));
       });
     });
-    auto bad_id = [](const restinio::request_handle_t& req) {
-      return answer_now(req, error_reply(make_failure(error_code::bad_request,
-                                                      "pipeline id must be a positive integer")));
+    auto bad_id = [](const exchange_ptr& ex) {
+      return answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                     "pipeline id must be a positive integer")));
     };
     router->http_get("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, [&] {
+      return guarded(req, metrics, "/pipelines/:id", [&](const exchange_ptr& ex) {
         auto id = route_id(params, "id");
         if (!id)
-          return bad_id(req);
-        service.get_pipeline(*id, std::nullopt, std::make_shared<restinio_reply>(req));
+          return bad_id(ex);
+        service.get_pipeline(*id, std::nullopt, std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/pipelines/:id/versions/:version", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, [&] {
+      return guarded(req, metrics, "/pipelines/:id/versions/:version", [&](const exchange_ptr& ex) {
         auto id = route_id(params, "id");
         auto version = route_id(params, "version");
         if (!id)
-          return bad_id(req);
+          return bad_id(ex);
         if (!version)
-          return answer_now(req, error_reply(make_failure(error_code::bad_request,
-                                                          "version must be a positive integer")));
-        service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(req));
+          return answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                         "version must be a positive integer")));
+        service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     // The token is checked before anything else (change_pipeline), even the id.
     router->http_put("/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      return change_pipeline(req, [&](reply_ptr reply) {
+      return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
         if (id)
           service.replace_pipeline(*id, std::string{req->body()}, std::move(reply));
         else
@@ -331,7 +403,7 @@ struct http_server::impl {
     });
     router->http_delete("/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      return change_pipeline(req, [&](reply_ptr reply) {
+      return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
         if (id)
           service.delete_pipeline(*id, std::move(reply));
         else
@@ -340,27 +412,53 @@ struct http_server::impl {
       });
     });
     router->http_get("/ready", [this](auto req, auto) {
-      return guarded(req, [&] {
-        service.check_ready(std::make_shared<restinio_reply>(req));
+      return guarded(req, metrics, "/ready", [&](const exchange_ptr& ex) {
+        service.check_ready(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/cluster", [this](auto req, auto) {
-      return guarded(req, [&] {
-        service.cluster_status(std::make_shared<restinio_reply>(req));
+      return guarded(req, metrics, "/cluster", [&](const exchange_ptr& ex) {
+        service.cluster_status(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
-    router->http_get("/health", [](auto req, auto) {
-      return guarded(req, [&] { return answer_now(req, {200, R"({"status":"ok"})", {}}); });
+    router->http_get("/metrics", [this](auto req, auto) {
+      return guarded(req, metrics, "/metrics", [&](const exchange_ptr& ex) {
+        if (!settings.metrics)
+          return answer_now(ex, {404, to_text(error_body("metrics are off")), {}});
+        return answer_now(ex, {200, settings.metrics->scrape(), {}},
+                          "text/plain; version=0.0.4; charset=utf-8");
+      });
     });
-    router->non_matched_request_handler([](auto req) {
-      return guarded(req, [&] {
+    auto dashboard_file = [this](const restinio::request_handle_t& req, std::string file) {
+      return guarded(req, metrics, "/dashboard", [&](const exchange_ptr& ex) {
+        const auto* asset = find_static_asset(file);
+        if (!asset)
+          return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
+        std::string content_type{asset->content_type};
+        return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
+      });
+    };
+    router->http_get("/dashboard", [dashboard_file](auto req, auto) {
+      return dashboard_file(req, "index.html");
+    });
+    router->http_get("/dashboard/:file", [dashboard_file](auto req, auto&& params) {
+      auto file = params["file"];
+      return dashboard_file(req, std::string{file.data(), file.size()});
+    });
+    router->http_get("/health", [this](auto req, auto) {
+      return guarded(req, metrics, "/health", [&](const exchange_ptr& ex) {
+        return answer_now(ex, {200, R"({"status":"ok"})", {}});
+      });
+    });
+    router->non_matched_request_handler([this](auto req) {
+      return guarded(req, metrics, "other", [&](const exchange_ptr& ex) {
         auto path = req->header().path();
         bool known = is_known_path(std::string_view{path.data(), path.size()});
-        return answer_now(req, {known ? 405 : 404,
-                                to_text(error_body(known ? "Method Not Allowed" : "Not Found")),
-                                {}});
+        return answer_now(ex, {known ? 405 : 404,
+                               to_text(error_body(known ? "Method Not Allowed" : "Not Found")),
+                               {}});
       });
     });
     return router;

@@ -14,6 +14,10 @@
 
 namespace imgproc {
 
+namespace metrics {
+class registry;
+}
+
 struct http_settings {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8000; ///< 0 picks a free port; port() tells which
@@ -25,6 +29,8 @@ struct http_settings {
   std::size_t max_connections = 1024;
   /// When set, POST/PUT/DELETE on /pipelines need `Authorization: Bearer <token>`.
   std::string admin_token;
+  /// Serves GET /metrics and counts every exchange; none: no metrics.
+  std::shared_ptr<metrics::registry> metrics;
 };
 
 class http_server {

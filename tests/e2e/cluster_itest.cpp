@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 namespace imgproc::testing::e2e {
@@ -148,6 +149,41 @@ TEST(cluster, gateway_spreads_requests_over_two_workers) {
   EXPECT_EQ(total(cluster, "in_flight"), 0) << cluster.dump();
   EXPECT_EQ(total(cluster, "failed"), 0) << cluster.dump();
   expect_rows_match(stack.dsn(), tasks);
+}
+
+TEST(cluster, gateway_metrics_include_every_workers_series) {
+  cluster_stack stack;
+  stack.wait_for_nodes_up(2, milliseconds(5000));
+  auto tasks = expect_all_detections(send_requests(stack, 12, 4));
+  ASSERT_EQ(tasks.size(), 12u);
+  // Workers report every 2 s over the actor link: poll the gateway's /metrics (bounded) until
+  // both workers' decoders together show the 12 decodes.
+  auto decodes = [](const std::string& text, const std::string& node) {
+    std::regex series{"caf_actor_processed_messages_total\\{[^}]*name=\"decoder\"[^}]*node=\"" +
+                      node + "\"[^}]*\\} ([0-9.e+]+)"};
+    std::smatch match;
+    return std::regex_search(text, match, series) ? std::stod(match[1]) : 0.0;
+  };
+  std::string text;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < give_up) {
+    text = get(stack.url("/metrics")).body;
+    if (decodes(text, "w1") + decodes(text, "w2") == 12)
+      break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(decodes(text, "w1") + decodes(text, "w2"), 12) << text;
+  EXPECT_GT(decodes(text, "w1"), 0);
+  EXPECT_GT(decodes(text, "w2"), 0);
+  // The gateway's own series and the node links' are there too, once per family.
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex{"caf_actor_processed_messages_total\\{[^}]*name=\"dispatcher\""}))
+      << text;
+  EXPECT_NE(text.find("caf_middleman_outbound_messages_total"), std::string::npos);
+  std::regex type_line{"# TYPE caf_actor_processed_messages_total counter"};
+  EXPECT_EQ(std::distance(std::sregex_iterator(text.begin(), text.end(), type_line),
+                          std::sregex_iterator()),
+            1);
 }
 
 TEST(cluster, a_worker_that_joins_later_receives_work) {

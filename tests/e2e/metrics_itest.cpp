@@ -1,0 +1,135 @@
+// GET /metrics after real requests: counters move by exactly what was sent, the output passes
+// Prometheus's own checker (promtool, Debian's prometheus package), and every request gets an
+// X-Request-Id and one log line.
+
+#include "tests/e2e/helpers.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+namespace imgproc::testing::e2e {
+namespace {
+
+/// Every sample line of a scrape: "name{labels}" -> value, labels as printed.
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+/// The value of the first series of `name` whose labels include every `label="value"` pair.
+double value_of(const std::map<std::string, double>& scrape, const std::string& name,
+                const std::vector<std::string>& labels) {
+  for (const auto& [series, value] : scrape) {
+    if (series.rfind(name + "{", 0) != 0)
+      continue;
+    bool all = true;
+    for (const auto& label : labels)
+      all = all && series.find(label) != std::string::npos;
+    if (all)
+      return value;
+  }
+  return 0;
+}
+
+std::string scrape(const service_stack& stack) {
+  auto response = get(stack.url("/metrics"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.header("content-type").rfind("text/plain", 0), 0u);
+  return response.body;
+}
+
+/// promtool's verdict on a scrape: its exit code, output in `report`.
+int promtool_check(const std::string& text, std::string& report) {
+  char path[] = "/tmp/imgproc-metrics-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  {
+    std::ofstream file{path};
+    file << text;
+  }
+  close(fd);
+  std::string command = std::string{"promtool check metrics < "} + path + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr) << "promtool is missing: scripts/setup installs Debian's prometheus";
+  char buffer[512];
+  while (pipe && fgets(buffer, sizeof buffer, pipe))
+    report += buffer;
+  int status = pipe ? pclose(pipe) : -1;
+  std::remove(path);
+  return status;
+}
+
+TEST(metrics, counters_move_by_exactly_what_was_sent_and_promtool_accepts_them) {
+  service_stack stack{with_mock(7, 1.0)}; // every answer is a detection
+  auto before = samples(scrape(stack));
+  const int sent = 5;
+  for (int i = 0; i < sent; ++i)
+    ASSERT_EQ(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, i)).status, 200);
+  expect_error(upload(stack, "/process-image?pipeline_id=1", "not a jpeg"), 415);
+  auto text = scrape(stack);
+  auto after = samples(text);
+  auto delta = [&](const std::string& name, const std::vector<std::string>& labels) {
+    return value_of(after, name, labels) - value_of(before, name, labels);
+  };
+
+  EXPECT_EQ(delta("imgproc_http_requests_total", {R"(route="/process-image")", R"(status="200")"}),
+            sent);
+  EXPECT_EQ(delta("imgproc_http_requests_total", {R"(route="/process-image")", R"(status="415")"}),
+            1);
+  EXPECT_EQ(delta("imgproc_tasks_total", {R"(pipeline="1")", R"(outcome="detected")"}), sent);
+  // The car pipeline: one decode, four transform steps (resize, normalize, encode, base64), one
+  // ML call per request; the 415 never reaches a stage.
+  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="decoder")"}), sent);
+  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="preprocessor")"}), 4 * sent);
+  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="detector_client")"}), sent);
+  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="node")"}), sent);
+  EXPECT_EQ(delta("caf_actor_processing_time_seconds_count", {R"(name="decoder")"}), sent);
+  EXPECT_EQ(delta("caf_actor_mailbox_time_seconds_count", {R"(name="decoder")"}), sent);
+  EXPECT_EQ(delta("imgproc_step_duration_seconds_count", {R"(handler="decode_jpeg")"}), sent);
+  EXPECT_EQ(delta("imgproc_ml_call_duration_seconds_count", {}), sent);
+  EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="create")"}), sent);
+  EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="finish")"}), sent);
+  EXPECT_EQ(value_of(after, "caf_actor_mailbox_size", {R"(name="decoder")"}), 0);
+  EXPECT_GT(value_of(after, "process_resident_memory_bytes", {}), 0);
+  EXPECT_GT(value_of(after, "process_open_fds", {}), 0);
+  EXPECT_GT(value_of(after, "caf_system_running_actors", {R"(name="decoder")"}), 0);
+
+  std::string report;
+  EXPECT_EQ(promtool_check(text, report), 0) << report;
+}
+
+TEST(metrics, every_request_has_an_id_header_and_one_log_line) {
+  service_stack stack{with_args({"--log-level=info"})};
+  auto answer = upload(stack, "/process-image?pipeline_id=1", make_jpeg(32, 32, 1));
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto id = answer.header("x-request-id");
+  ASSERT_FALSE(id.empty());
+  auto mine = send_request("GET", stack.url("/health"), "", {"X-Request-Id: trace-abc.1"});
+  EXPECT_EQ(mine.header("x-request-id"), "trace-abc.1"); // a plain client id is kept
+  auto hostile = send_request("GET", stack.url("/health"), "", {"X-Request-Id: a b\"c"});
+  EXPECT_NE(hostile.header("x-request-id"), "a b\"c"); // anything else is replaced
+
+  // The line is written when the answer is: stop the service to flush and read its log.
+  stack.imgproc().stop();
+  std::ifstream log{stack.imgproc().stderr_path()};
+  std::string text{std::istreambuf_iterator<char>(log), {}};
+  std::regex line{"request: id=" + id +
+                  " method=POST route=/process-image status=200 duration_ms=[0-9.]+ pipeline=1 "
+                  "node=\\S+"};
+  EXPECT_TRUE(std::regex_search(text, line))
+      << text.substr(text.size() > 3000 ? text.size() - 3000 : 0);
+}
+
+} // namespace
+} // namespace imgproc::testing::e2e
