@@ -1,0 +1,223 @@
+// End-to-end: the dashboard (GET /dashboard) in a real headless browser, against the real
+// service under load.
+//
+//   test ──uploads (background thread)──> imgproc serve ──> ml_mock
+//   node tests/browser/dashboard_check.mjs ──Chromium──> /dashboard ──polls──> /cluster,
+//                                                                              /metrics, /tasks
+//
+// The browser check (playwright-core driving Debian's chromium; `scripts/setup` installs both)
+// waits until the page has polled twice, records the figures it shows, waits for later polls
+// and checks that they moved, then takes a full-page screenshot: kept as
+// <build>/test-artifacts/dashboard.png.
+
+#include "tests/e2e/helpers.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#ifndef IMGPROC_SOURCE_DIR
+#error "IMGPROC_SOURCE_DIR must name the repository (tests/CMakeLists.txt defines it)"
+#endif
+
+namespace imgproc::testing::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::steady_clock;
+
+/// The build directory: the parent of the directory the test binary is in (build/bin).
+std::string build_dir() {
+  char self[4096];
+  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    throw std::runtime_error("cannot read /proc/self/exe");
+  std::string path{self, static_cast<std::size_t>(n)};
+  auto bin = path.substr(0, path.rfind('/'));
+  return bin.substr(0, bin.rfind('/'));
+}
+
+/// `name` found on PATH, or "" if it is not there.
+std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  for (;;) {
+    auto end = dirs.find(':', start);
+    auto dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    auto candidate = (dir.empty() ? std::string{"."} : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (end == std::string::npos)
+      return "";
+    start = end + 1;
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+/// Uploads to pipeline 1 until stopped (or for at most `limit`), from its own thread: the load
+/// that makes the dashboard's figures move. Joins on destruction, so an early test exit cannot
+/// leave it running.
+class background_load {
+public:
+  background_load(const service_stack& stack, std::chrono::seconds limit)
+      : thread_([this, &stack, limit] {
+          auto image = make_jpeg(320, 240, 7);
+          auto deadline = steady_clock::now() + limit;
+          while (!stop_ && steady_clock::now() < deadline) {
+            try {
+              auto response =
+                  upload(stack, "/process-image?pipeline_id=1", image, "dashboard.jpg", {});
+              ++sent_;
+              if (response.status == 200)
+                ++answered_ok_;
+            } catch (const std::exception&) {
+              ++sent_; // a transport error: counted as sent, not answered
+            }
+            std::this_thread::sleep_for(20ms);
+          }
+        }) {}
+  ~background_load() { stop(); }
+  background_load(const background_load&) = delete;
+  background_load& operator=(const background_load&) = delete;
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+  }
+  int sent() const { return sent_; }
+  int answered_ok() const { return answered_ok_; }
+
+private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> sent_{0};
+  std::atomic<int> answered_ok_{0};
+  std::thread thread_;
+};
+
+TEST(dashboard, is_served_by_the_gateway) {
+  service_stack stack;
+  auto page = get(stack.url("/dashboard"));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("/dashboard/app.js"), std::string::npos);
+  for (const auto& [file, type] :
+       {std::pair<std::string, std::string>{"index.html", "text/html; charset=utf-8"},
+        {"app.js", "text/javascript"},
+        {"style.css", "text/css"},
+        {"favicon.svg", "image/svg+xml"}}) {
+    SCOPED_TRACE(file);
+    auto response = get(stack.url("/dashboard/" + file));
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.header("content-type"), type);
+    EXPECT_FALSE(response.body.empty());
+  }
+  {
+    SCOPED_TRACE("an unknown file is a JSON 404");
+    expect_error(get(stack.url("/dashboard/nope.js")), 404);
+    expect_error(get(stack.url("/dashboard/..%2Fapp.js")), 404);
+  }
+}
+
+TEST(dashboard, shows_live_node_and_actor_figures_in_a_browser) {
+  const std::string source = IMGPROC_SOURCE_DIR;
+  const std::string script = source + "/tests/browser/dashboard_check.mjs";
+  auto node = find_program("node");
+  ASSERT_FALSE(node.empty()) << "node (Node.js 20 or later) is not on PATH: run scripts/setup";
+  ASSERT_EQ(
+      ::access((source + "/tests/browser/node_modules/playwright-core/package.json").c_str(), R_OK),
+      0)
+      << "playwright-core is not installed: run scripts/setup (npm ci --prefix tests/browser)";
+  const char* browser_env = std::getenv("IMGPROC_CHROMIUM");
+  std::string browser = browser_env && *browser_env ? browser_env : "/usr/bin/chromium";
+  ASSERT_EQ(::access(browser.c_str(), X_OK), 0)
+      << browser << " is missing: run scripts/setup (Debian package chromium)";
+  const char* allow_env = std::getenv("IMGPROC_DASHBOARD_ALLOW_NO_METRICS");
+  const bool need_metrics = !(allow_env && std::string{allow_env} == "1");
+
+  const std::string artifacts = build_dir() + "/test-artifacts";
+  if (::mkdir(artifacts.c_str(), 0755) != 0 && errno != EEXIST)
+    FAIL() << "cannot create " << artifacts;
+  const std::string screenshot = artifacts + "/dashboard.png";
+  ::unlink(screenshot.c_str()); // never pass on an old run's picture
+
+  service_stack stack;
+  auto cluster = parse_body(get(stack.url("/cluster")));
+  ASSERT_EQ(cluster["nodes"].size(), 1u) << cluster;
+  const std::string node_name = cluster["nodes"][0]["name"];
+
+  background_load load{stack, 100s};
+  child_process check({node, script, stack.base_url(), screenshot},
+                      {{"IMGPROC_DASHBOARD_TIMEOUT_MS", "20000"}}, "dashboard_check");
+  // The summary is the one JSON line on stdout; progress and failures go to its stderr log,
+  // printed if this test fails.
+  auto line = check.wait_for_line(std::regex{R"(^\{.*\}$)"}, 95s);
+  for (auto deadline = steady_clock::now() + 15s;
+       check.running() && steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(20ms);
+  int exit_code = check.stop(SIGTERM, 5000ms);
+  load.stop();
+
+  EXPECT_EQ(exit_code, 0) << line;
+  auto summary = json::parse(line, nullptr, false);
+  ASSERT_FALSE(summary.is_discarded()) << line;
+  EXPECT_EQ(summary["ok"], true) << summary.value("error", std::string{});
+  EXPECT_GT(load.answered_ok(), 0) << load.sent() << " requests sent, none answered 200";
+
+  // The nodes table listed this process's node, and its completed count moved between polls.
+  const auto& nodes = summary["nodes"];
+  EXPECT_GE(nodes.value("count", 0), 1) << nodes;
+  EXPECT_EQ(nodes["changed"], true) << nodes;
+  EXPECT_GT(nodes.value("completed_after", 0.0), nodes.value("completed_before", 0.0)) << nodes;
+  bool listed = false;
+  for (const auto& row : nodes["rows"])
+    listed = listed || row.value("name", "") == node_name;
+  EXPECT_TRUE(listed) << node_name << " not in " << nodes;
+  EXPECT_GE(summary.value("polls", json::object()).value("last", 0), 3) << summary["polls"];
+  EXPECT_GE(summary.value("tasks", 0), 1);
+
+  // The actor panel: every stage of pipeline 1 ran on this node, and the figures moved.
+  if (need_metrics) {
+    EXPECT_EQ(summary["metrics"], "ok");
+    const auto& actors = summary["actors"];
+    EXPECT_EQ(actors["changed"], true) << actors;
+    EXPECT_GT(actors.value("processed_after", 0.0), actors.value("processed_before", 0.0));
+    EXPECT_GT(actors.value("max_throughput", 0.0), 0.0) << actors;
+    for (const char* kind : {"pipeline", "dispatcher", "job_runner", "decoder", "preprocessor",
+                             "detector_client", "persistence"}) {
+      SCOPED_TRACE(kind);
+      bool found = false;
+      for (const auto& row : actors["rows"])
+        if (row.value("node", "") == node_name && row.value("actor", "") == kind) {
+          found = true;
+          EXPECT_GT(row["processed"].is_number() ? row["processed"].get<double>() : 0.0, 0.0)
+              << row;
+        }
+      EXPECT_TRUE(found) << "no row for " << kind << " on " << node_name;
+    }
+  } else {
+    std::fprintf(stderr,
+                 "dashboard: IMGPROC_DASHBOARD_ALLOW_NO_METRICS=1: actor figures not "
+                 "required (metrics: %s)\n",
+                 summary.value("metrics", std::string{"?"}).c_str());
+  }
+
+  // The screenshot: a PNG of the whole page, kept for people to look at.
+  auto png = read_file(screenshot);
+  ASSERT_GT(png.size(), 10000u) << screenshot;
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  std::fprintf(stderr, "dashboard: screenshot kept in %s\n", screenshot.c_str());
+  RecordProperty("screenshot", screenshot);
+}
+
+} // namespace
+} // namespace imgproc::testing::e2e
