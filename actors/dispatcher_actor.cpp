@@ -5,11 +5,13 @@
 #include "core/dispatch_table.hpp"
 #include "core/task_json.hpp"
 
+#include <algorithm>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <unordered_map>
@@ -81,7 +83,7 @@ void publish_admission(pointer self) {
   const auto& table = self->state.table;
   if (auto* metrics = process_metrics()) {
     metrics->dispatch_state(table.queue_length(), self->state.jobs.size() - table.queue_length());
-    metrics->nodes_up(table.to_json()["totals"]["nodes_up"].get<std::size_t>());
+    metrics->nodes_up(table.nodes_up());
   }
   self->state.settings.admission->store(!table.has_capacity() ? admission_state::no_nodes
                                         : table.can_accept()  ? admission_state::accepting
@@ -299,27 +301,38 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
                                      "the request ran out of time " + where));
                 pump(self);
               }),
-      metered(meter, false,
-              [self](join_atom, caf::actor node, node_info& info) -> caf::result<std::string> {
-                auto& st = self->state;
-                if (!node)
-                  return to_caf_error(make_failure(error_code::bad_request, "join without a node"));
-                if (info.capacity < 1 || info.capacity > 100000)
-                  return to_caf_error(
-                      make_failure(error_code::bad_request, "a node's capacity must be 1..100000"));
-                if (st.node_by_address.count(node.address()))
-                  return st.settings.gateway_name; // joined already (a repeated join is harmless)
-                auto id = st.next_node++;
-                self->monitor(node);
-                st.node_by_address.emplace(node.address(), id);
-                st.table.add_node(id, {info.name, info.address, info.local, info.capacity});
-                st.nodes.emplace(id, node_entry{caf::actor_cast<node_actor>(node), info, false});
-                log::info("dispatcher", "node " + info.name + " (" + info.address +
-                                            ") joined with capacity " +
-                                            std::to_string(info.capacity));
-                pump(self);
-                return st.settings.gateway_name;
-              }),
+      metered(
+          meter, false,
+          [self](join_atom, caf::actor node, node_info& info) -> caf::result<std::string> {
+            auto& st = self->state;
+            if (!node)
+              return to_caf_error(make_failure(error_code::bad_request, "join without a node"));
+            // The name goes into logs, /cluster and metric labels: plain text only.
+            if (info.name.empty() || info.name.size() > 64 ||
+                !std::all_of(info.name.begin(), info.name.end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                         c == '.' || c == ':';
+                }))
+              return to_caf_error(make_failure(
+                  error_code::bad_request, "a node name is 1-64 letters, digits and - _ . : (got " +
+                                               std::to_string(info.name.size()) + " bytes)"));
+            if (info.address.size() > 256)
+              info.address.resize(256);
+            if (info.capacity < 1 || info.capacity > 100000)
+              return to_caf_error(
+                  make_failure(error_code::bad_request, "a node's capacity must be 1..100000"));
+            if (st.node_by_address.count(node.address()))
+              return st.settings.gateway_name; // joined already (a repeated join is harmless)
+            auto id = st.next_node++;
+            self->monitor(node);
+            st.node_by_address.emplace(node.address(), id);
+            st.table.add_node(id, {info.name, info.address, info.local, info.capacity});
+            st.nodes.emplace(id, node_entry{caf::actor_cast<node_actor>(node), info, false});
+            log::info("dispatcher", "node " + info.name + " (" + info.address +
+                                        ") joined with capacity " + std::to_string(info.capacity));
+            pump(self);
+            return st.settings.gateway_name;
+          }),
       metered(meter, false,
               [self](leave_atom, caf::actor node) {
                 auto& st = self->state;

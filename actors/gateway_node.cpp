@@ -296,20 +296,22 @@ void gateway_node::delete_pipeline(int id, reply_ptr reply) {
 void gateway_node::check_ready(reply_ptr reply) {
   if (impl_->stopping)
     return reply->send(shutting_down());
-  auto worker = impl_->services->persistence.pick();
-  auto dispatcher = impl_->services->dispatcher;
+  auto services = impl_->services;
+  auto dispatcher = services->dispatcher;
   try {
-    impl_->system->spawn([worker, dispatcher, reply](caf::event_based_actor* self) {
+    impl_->system->spawn([services, dispatcher, reply](caf::event_based_actor* self) {
       self->request(dispatcher, std::chrono::seconds(2), ping_atom::value)
           .then(
-              [self, worker, reply](bool has_nodes) {
+              [self, services, reply](bool has_nodes) {
                 if (!has_nodes)
                   return reply->send(
                       {503,
                        to_text(error_body("no node can run jobs: no worker node has "
                                           "joined and this gateway runs none itself")),
                        "1"});
-                self->request(worker, std::chrono::seconds(2), ping_atom::value)
+                // Picked only now: pick() counts and stamps a message, which must then be sent.
+                self->request(services->persistence.pick(), std::chrono::seconds(2),
+                              ping_atom::value)
                     .then(
                         [reply](bool up) {
                           if (up)

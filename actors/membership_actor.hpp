@@ -6,7 +6,8 @@
 //
 ///   receives: (join_atom, node, node_info)  answers: the gateway's name
 ///             (leave_atom, node)            answers: true
-///             (metrics_atom, name, json)    a node's metrics, kept for GET /metrics
+///             (metrics_atom, name, json)    a node's metrics, kept for GET /metrics; only from
+///                                           an actor that joined, under the name it joined as
 ///   fails:    whatever the dispatcher answers (bad_request for a malformed join)
 
 #include "actors/node_protocol.hpp"

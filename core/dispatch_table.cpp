@@ -142,6 +142,12 @@ bool dispatch_table::has_capacity() const {
                      [](const auto& entry) { return entry.second.state == node_state::up; });
 }
 
+std::size_t dispatch_table::nodes_up() const {
+  return static_cast<std::size_t>(std::count_if(live_.begin(), live_.end(), [](const auto& entry) {
+    return entry.second.state == node_state::up;
+  }));
+}
+
 std::size_t dispatch_table::queue_length() const {
   return queue_.size();
 }

@@ -86,7 +86,9 @@ public:
   std::vector<assignment> assign_queued();
 
   std::optional<node_id> node_of(job_id job) const; ///< where a running job is
-  bool has_capacity() const;                        ///< at least one node is up
+  bool has_capacity() const;
+  std::size_t
+  nodes_up() const; ///< nodes in state up                        ///< at least one node is up
   std::size_t queue_length() const;
   int free_slots() const; ///< over up nodes
   /// A new job would be assigned or queued now (not rejected).

@@ -41,6 +41,7 @@ struct exchange {
   std::optional<int> pipeline_id;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   metrics::registry* metrics = nullptr;
+  std::atomic<bool> finished{false}; ///< answered (and counted) once, whoever answers
 };
 
 using exchange_ptr = std::shared_ptr<exchange>;
@@ -63,24 +64,12 @@ std::string request_id_for(const restinio::request_handle_t& req) {
   return prefix + "-" + std::to_string(counter.fetch_add(1) + 1);
 }
 
-/// Writes the response (RESTinio dispatches it onto the connection's strand, so any thread may
-/// call this), then records the exchange: one log line and the HTTP metrics.
-void finish(exchange& ex, const http_reply& reply, const char* content_type = "application/json") {
-  auto response = ex.req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
-      reason_phrase(reply.status)});
-  response.append_header(restinio::http_field::content_type, content_type);
-  response.append_header("X-Request-Id", ex.id);
-  if (!reply.retry_after.empty())
-    response.append_header(restinio::http_field::retry_after, reply.retry_after);
-  response.set_body(reply.body);
-  response.done();
-
+/// The exchange is over: HTTP metrics and the request's log line.
+void record(exchange& ex, const http_reply& reply) {
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.start).count();
   if (ex.metrics) {
     ex.metrics->http_request(ex.route, reply.status, seconds);
     ex.metrics->http_in_flight(-1);
-    ex.metrics = nullptr; // recorded once
   }
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
@@ -91,6 +80,25 @@ void finish(exchange& ex, const http_reply& reply, const char* content_type = "a
   if (!reply.node.empty())
     line += " node=" + reply.node;
   log::info("request", line);
+}
+
+/// Writes the response (RESTinio dispatches it onto the connection's strand, so any thread may
+/// call this), then records the exchange: one log line and the HTTP metrics.
+void finish(exchange& ex, const http_reply& reply, const char* content_type = "application/json") {
+  if (ex.finished.exchange(true))
+    return;
+  // Counted and logged first: if writing throws (the connection is gone), the exchange is still
+  // over and must not stay in flight.
+  record(ex, reply);
+  auto response = ex.req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
+      reason_phrase(reply.status)});
+  response.append_header(restinio::http_field::content_type, content_type);
+  response.append_header("X-Request-Id", ex.id);
+  if (!reply.retry_after.empty())
+    response.append_header(restinio::http_field::retry_after, reply.retry_after);
+  response.set_body(reply.body);
+  response.done();
 }
 
 /// Answers exactly once; answers 500 if dropped unanswered (e.g. an actor died).

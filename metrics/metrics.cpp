@@ -346,10 +346,10 @@ std::string escape_help(const std::string& help) {
 // -- JSON ---------------------------------------------------------------------------------------
 
 /// Limits for families that arrive over the network.
-constexpr std::size_t max_json_bytes = 16u << 20;
+constexpr std::size_t max_json_bytes = 1u << 20;
 constexpr int max_json_depth = 8; // root, families, family, metrics, metric, buckets, bucket
-constexpr std::size_t max_families = 4096;
-constexpr std::size_t max_metrics_per_family = 65536;
+constexpr std::size_t max_families = 512;
+constexpr std::size_t max_metrics_per_family = 8192;
 constexpr std::size_t max_labels = 32;
 constexpr std::size_t max_buckets = 512;
 
@@ -768,9 +768,17 @@ struct registry::impl {
   std::mutex meters_mutex;
   std::map<std::string, std::shared_ptr<meter>> meters;
 
+  struct remote_report {
+    std::vector<MetricFamily> families;
+    std::chrono::steady_clock::time_point received;
+  };
   std::mutex remote_mutex;
-  std::map<std::string, std::vector<MetricFamily>> remote;
+  std::map<std::string, remote_report> remote;
 };
+
+/// A node's report older than this is dropped from scrapes: nodes report every 2 s, so one
+/// that stopped (or a late report that arrived after forget_remote) does not linger.
+constexpr std::chrono::seconds remote_report_ttl{10};
 
 registry::registry(std::string node) : impl_(std::make_unique<impl>(std::move(node))) {}
 
@@ -862,8 +870,14 @@ std::string registry::scrape() {
   auto families = impl_->collect();
   {
     std::lock_guard<std::mutex> lock(impl_->remote_mutex);
-    for (const auto& [node, remote] : impl_->remote) {
-      families.insert(families.end(), remote.begin(), remote.end());
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = impl_->remote.begin(); it != impl_->remote.end();) {
+      if (now - it->second.received > remote_report_ttl) {
+        it = impl_->remote.erase(it);
+        continue;
+      }
+      families.insert(families.end(), it->second.families.begin(), it->second.families.end());
+      ++it;
     }
   }
   auto merged = merge(std::move(families));
@@ -880,7 +894,7 @@ std::string registry::export_json() {
 void registry::import_remote(const std::string& node, const std::string& json_text) {
   auto families = decode(json_text);
   std::lock_guard<std::mutex> lock(impl_->remote_mutex);
-  impl_->remote[node] = std::move(families);
+  impl_->remote[node] = {std::move(families), std::chrono::steady_clock::now()};
 }
 
 void registry::forget_remote(const std::string& node) {

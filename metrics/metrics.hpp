@@ -106,7 +106,8 @@ public:
   /// This process's families as compact JSON, for a worker to send its gateway.
   std::string export_json();
   /// Keeps the families a remote node sent (replacing what it sent before); they are served by
-  /// scrape() until forget_remote(). Throws std::invalid_argument on malformed JSON.
+  /// scrape() until forget_remote(), or until 10 s pass without a new report. Throws
+  /// std::invalid_argument on malformed JSON or a report over 1 MiB / 512 families.
   void import_remote(const std::string& node, const std::string& json);
   void forget_remote(const std::string& node);
 

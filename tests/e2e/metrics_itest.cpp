@@ -109,6 +109,19 @@ TEST(metrics, counters_move_by_exactly_what_was_sent_and_promtool_accepts_them) 
   EXPECT_EQ(promtool_check(text, report), 0) << report;
 }
 
+TEST(metrics, probes_without_nodes_leave_no_phantom_mailbox_entries) {
+  // No node can run jobs: /ready answers 503 before it asks the database, so nothing may be
+  // counted as sent to a persistence actor.
+  service_stack stack{with_args({"--capacity=0", "--cluster-port=0"})};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(get(stack.url("/ready")).status, 503);
+  auto after = samples(scrape(stack));
+  EXPECT_EQ(value_of(after, "caf_actor_mailbox_size", {R"(name="persistence")"}), 0);
+  EXPECT_EQ(
+      value_of(after, "imgproc_http_requests_total", {R"(route="/ready")", R"(status="503")"}), 3);
+  EXPECT_EQ(value_of(after, "imgproc_http_requests_in_flight", {}), 1); // the scrape itself
+}
+
 TEST(metrics, every_request_has_an_id_header_and_one_log_line) {
   service_stack stack{with_args({"--log-level=info"})};
   auto answer = upload(stack, "/process-image?pipeline_id=1", make_jpeg(32, 32, 1));
