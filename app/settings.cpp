@@ -57,6 +57,13 @@ option_set make_options(role r) {
             "timeout of one ML call (a detect step's `timeout_ms` overrides it)"})
       .add({"ml-concurrency", "IMGPROC_ML_CONCURRENCY", "16",
             "detector-client actors: concurrent ML calls, one kept-alive connection each"})
+      .add({"ml-retries", "IMGPROC_ML_RETRIES", "2",
+            "further attempts of an ML call after a transient failure (unreachable, HTTP 5xx, "
+            "timeout), with backoff, within the request's deadline"})
+      .add({"ml-breaker-failures", "IMGPROC_ML_BREAKER_FAILURES", "5",
+            "consecutive ML failures that open the circuit: calls then fail at once with 502"})
+      .add({"ml-breaker-open-ms", "IMGPROC_ML_BREAKER_OPEN_MS", "2000",
+            "how long an open circuit refuses ML calls before one trial call is let through"})
       .add({"max-upload-bytes", "IMGPROC_MAX_UPLOAD_BYTES", "20971520",
             "largest accepted request body; larger ones get 413"})
       .add({"max-image-pixels", "IMGPROC_MAX_IMAGE_PIXELS", "50000000",
@@ -140,6 +147,11 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   stages.detector.url = o.get("ml-url");
   stages.detector.timeout = std::chrono::milliseconds(o.get_int("ml-timeout-ms", 1, 600000));
   stages.detector.allowed_urls = o.get_list("ml-allowed-urls");
+  stages.detector.retries = static_cast<int>(o.get_int("ml-retries", 0, 10));
+  stages.detector.breaker.failures_to_open =
+      static_cast<std::size_t>(o.get_int("ml-breaker-failures", 1, 1000));
+  stages.detector.breaker.open_for =
+      std::chrono::milliseconds(o.get_int("ml-breaker-open-ms", 1, 3600000));
   stages.decoder.max_pixels =
       static_cast<std::uint64_t>(o.get_int("max-image-pixels", 1, 1LL << 32));
   n.db_statement_timeout =

@@ -3,9 +3,11 @@
 #include "core/task_json.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <curl/curl.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace imgproc {
 namespace {
@@ -58,6 +60,51 @@ result<detection> parse_box(const nlohmann::json& box) {
   if (!(d.confidence >= 0.0 && d.confidence <= 1.0))
     return bad("confidence outside [0, 1]");
   return d;
+}
+
+/// Whether a transport failure may go away on another attempt. Configuration errors, an answer
+/// over the size limit and certificate problems will not.
+bool transient_curl_error(CURLcode rc) {
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_WRITE_ERROR:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::chrono::milliseconds time_left(std::chrono::steady_clock::time_point deadline) {
+  auto now = std::chrono::steady_clock::now();
+  if (deadline <= now)
+    return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+}
+
+failure deadline_failure() {
+  return make_failure(error_code::deadline_exceeded,
+                      "the request ran out of time waiting for the ML service");
+}
+
+failure circuit_open_failure(const std::string& url, const circuit_breaker& breaker) {
+  auto wait = breaker.retry_in();
+  std::string when;
+  if (wait.count() > 0) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(wait.count()) / 1000.0);
+    when = std::string{"retrying it in "} + seconds + " s";
+  } else {
+    when = "a trial call is in flight";
+  }
+  return make_failure(error_code::ml_unavailable,
+                      "ML service at " + url + " is failing (circuit open after " +
+                          std::to_string(breaker.consecutive_failures()) + " failures); " + when);
 }
 
 } // namespace
@@ -116,17 +163,67 @@ detector_client::~detector_client() {
   curl_slist_free_all(headers_);
 }
 
-result<std::optional<detection>> detector_client::detect(std::string_view base64_image,
-                                                         const std::string& url,
-                                                         std::chrono::milliseconds timeout) {
-  auto* curl = static_cast<CURL*>(curl_);
-  if (!curl)
+result<std::optional<detection>>
+detector_client::detect(std::string_view base64_image, const std::string& url,
+                        std::chrono::milliseconds timeout,
+                        std::chrono::steady_clock::time_point deadline) {
+  if (!curl_)
     return make_failure(error_code::internal, "libcurl could not be initialised");
   if (!url_allowed(settings_, url))
     return make_failure(error_code::step_failed,
                         "the ML url " + url + " is not allowed (see --ml-allowed-urls)");
   const std::string& target = url.empty() ? settings_.url : url;
-  auto limit = timeout.count() > 0 ? timeout : settings_.timeout;
+  const auto limit = timeout.count() > 0 ? timeout : settings_.timeout;
+  auto& registry = settings_.breakers ? *settings_.breakers : process_breakers();
+  auto breaker = registry.get(target, settings_.breaker);
+  auto backoff = settings_.retry_backoff;
+  std::optional<failure> last; // the previous attempt's failure
+  for (int attempt_no = 0;; ++attempt_no) {
+    auto left = time_left(deadline);
+    if (left.count() <= 0)
+      return last ? *last : deadline_failure();
+    if (!breaker->allow()) {
+      // Opened while this call was retrying: its own last failure says more than the circuit.
+      if (last)
+        return *last;
+      return circuit_open_failure(target, *breaker);
+    }
+    // Each attempt gets its full timeout, cut to the time the request has left.
+    bool cut_to_deadline = left < limit;
+    bool transient = false;
+    auto answer = attempt(base64_image, target, cut_to_deadline ? left : limit, transient);
+    if (answer) {
+      breaker->success();
+      return answer;
+    }
+    if (answer.error().code == error_code::ml_timeout && cut_to_deadline) {
+      // Out of time because the request was, not because the ML service is slow: 504, and no
+      // verdict on the service.
+      breaker->abandon();
+      return deadline_failure();
+    }
+    breaker->failure();
+    if (!transient || attempt_no >= settings_.retries)
+      return answer.error();
+    last = answer.error();
+    // Equal jitter: half the backoff plus a random part of the other half, so that clients
+    // failing together do not retry together.
+    auto half = backoff.count() / 2;
+    std::uniform_int_distribution<long long> spread(0, std::max<long long>(half, 0));
+    auto delay = std::chrono::milliseconds(half + spread(jitter_));
+    backoff *= 2;
+    if (delay >= time_left(deadline))
+      return answer.error(); // no time for another attempt after the pause
+    std::this_thread::sleep_for(delay);
+  }
+}
+
+result<std::optional<detection>> detector_client::attempt(std::string_view base64_image,
+                                                          const std::string& target,
+                                                          std::chrono::milliseconds limit,
+                                                          bool& transient) {
+  auto* curl = static_cast<CURL*>(curl_);
+  transient = false;
   response_.clear();
   // Options are set on every call: the same handle (and its open connection) serves every URL.
   curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
@@ -143,19 +240,25 @@ result<std::optional<detection>> detector_client::detect(std::string_view base64
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   auto rc = curl_easy_perform(curl);
-  if (rc == CURLE_OPERATION_TIMEDOUT)
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    transient = true;
     return make_failure(error_code::ml_timeout, "ML service did not answer within " +
                                                     std::to_string(limit.count()) + " ms");
-  if (rc != CURLE_OK)
+  }
+  if (rc != CURLE_OK) {
+    transient = transient_curl_error(rc);
     return make_failure(error_code::ml_unavailable,
                         std::string{"ML service unreachable: "} + curl_easy_strerror(rc));
+  }
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-  if (code != 200)
+  if (code != 200) {
+    transient = code >= 500; // a 4xx says this request is wrong: the same one would be too
     return make_failure(error_code::ml_unavailable, "ML service answered HTTP " +
                                                         std::to_string(code) + ": " +
                                                         excerpt(response_));
-  return parse_ml_answer(response_);
+  }
+  return parse_ml_answer(response_); // garbage is not transient
 }
 
 } // namespace imgproc

@@ -336,21 +336,13 @@ void register_default_steps(step_registry& registry) {
          std::chrono::milliseconds timeout{p["timeout_ms"].get<int>()};
          double min_confidence = p["min_confidence"].get<double>();
          return [=](stage_resources& res, payload& data) -> status {
-           // The step's own timeout, or the settings' one, cut to the time left.
+           // The step's own timeout, or the settings' one, for each attempt. The client cuts
+           // each one to the time left and answers deadline_exceeded (504) when the request's
+           // deadline, not the ML service's slowness, is what ran out.
            auto limit = timeout.count() > 0 ? timeout : res.detector->settings().timeout;
-           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-               data.deadline - std::chrono::steady_clock::now());
-           bool cut_to_deadline = left < limit;
-           if (cut_to_deadline)
-             limit = std::max(left, std::chrono::milliseconds(1));
-           auto found = res.detector->detect(data.text, url, limit);
-           if (!found) {
-             // Out of time because the request was, not because the ML service is slow: 504.
-             if (found.error().code == error_code::ml_timeout && cut_to_deadline)
-               return make_failure(error_code::deadline_exceeded,
-                                   "the request ran out of time waiting for the ML service");
+           auto found = res.detector->detect(data.text, url, limit, data.deadline);
+           if (!found)
              return found.error();
-           }
            data.found = *found;
            if (data.found && data.found->confidence < min_confidence)
              data.found.reset();

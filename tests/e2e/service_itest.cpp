@@ -154,7 +154,8 @@ TEST(lifecycle, interrupted_task_is_failed_on_restart) {
 
 TEST(lifecycle, sigterm_with_a_request_in_flight_exits_cleanly) {
   canned_server stuck{std::nullopt}; // reads the request, never answers
-  service_stack stack{with_args({"--ml-url=" + stuck.url()}, /*ml_mock=*/false)};
+  // One ML attempt: retries would stretch the drain to three ML timeouts, not what this tests.
+  service_stack stack{with_args({"--ml-url=" + stuck.url(), "--ml-retries=0"}, /*ml_mock=*/false)};
   std::optional<http_response> answer;
   std::string transport_error;
   std::thread client([&] {

@@ -1,5 +1,6 @@
 #include "tests/support/fake_ml.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cctype>
 #include <cerrno>
@@ -160,6 +161,95 @@ void canned_server::serve() {
       std::size_t sent = 0;
       while (sent < response_->size()) {
         auto n = ::send(client, response_->data() + sent, response_->size() - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+          break;
+        sent += static_cast<std::size_t>(n);
+      }
+      ::shutdown(client, SHUT_WR);
+    }
+    ::close(client);
+    if (stopping)
+      return;
+  }
+}
+
+sequence_server::sequence_server(std::vector<std::string> raw_responses)
+    : responses_(std::move(raw_responses)) {
+  if (responses_.empty())
+    throw std::invalid_argument("sequence_server needs at least one response");
+  fd_ = bound_socket(16, port_);
+  if (::pipe2(wake_, O_CLOEXEC) != 0) {
+    ::close(fd_);
+    throw socket_error("pipe2");
+  }
+  thread_ = std::thread([this] { serve(); });
+}
+
+std::string sequence_server::response(const std::string& status_line, const std::string& body) {
+  return "HTTP/1.1 " + status_line +
+         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+sequence_server::~sequence_server() {
+  char stop = 1;
+  (void)!::write(wake_[1], &stop, 1);
+  thread_.join();
+  ::close(fd_);
+  ::close(wake_[0]);
+  ::close(wake_[1]);
+}
+
+std::string sequence_server::url() const {
+  return url_for(port_);
+}
+
+int sequence_server::requests() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return requests_;
+}
+
+void sequence_server::serve() {
+  for (;;) {
+    pollfd waits[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (::poll(waits, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return;
+    }
+    if (waits[1].revents)
+      return;
+    int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0)
+      continue;
+    // The whole request first: closing with unread data would send a reset (see canned_server).
+    std::string request;
+    bool stopping = false;
+    while (!complete_request(request)) {
+      pollfd reads[2] = {{client, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (::poll(reads, 2, -1) < 0 && errno != EINTR)
+        break;
+      if (reads[1].revents) {
+        stopping = true;
+        break;
+      }
+      char buffer[16384];
+      auto n = ::recv(client, buffer, sizeof buffer, 0);
+      if (n <= 0)
+        break;
+      request.append(buffer, static_cast<std::size_t>(n));
+    }
+    if (!stopping && complete_request(request)) {
+      std::string answer;
+      {
+        std::lock_guard<std::mutex> lock{mutex_};
+        auto index = std::min(static_cast<std::size_t>(requests_), responses_.size() - 1);
+        answer = responses_[index];
+        ++requests_;
+      }
+      std::size_t sent = 0;
+      while (sent < answer.size()) {
+        auto n = ::send(client, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
         if (n <= 0)
           break;
         sent += static_cast<std::size_t>(n);

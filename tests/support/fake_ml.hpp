@@ -68,4 +68,32 @@ private:
   std::thread thread_;
 };
 
+/// Answers requests from a script: the Nth request gets the Nth raw HTTP response (each then
+/// closes its connection), and every request after the script's end gets its last entry. For
+/// "fails twice, then works" and similar sequences. One connection at a time.
+class sequence_server {
+public:
+  explicit sequence_server(std::vector<std::string> raw_responses);
+  /// A raw response with this status line ("500 Internal Server Error") and body.
+  static std::string response(const std::string& status_line, const std::string& body);
+  ~sequence_server();
+  sequence_server(const sequence_server&) = delete;
+  sequence_server& operator=(const sequence_server&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url() const;
+  int requests() const;
+
+private:
+  void serve();
+
+  std::vector<std::string> responses_;
+  int fd_ = -1;
+  int wake_[2] = {-1, -1};
+  std::uint16_t port_ = 0;
+  mutable std::mutex mutex_;
+  int requests_ = 0;
+  std::thread thread_;
+};
+
 } // namespace imgproc::testing
