@@ -68,6 +68,14 @@ option_set make_options(role r) {
             "largest accepted request body; larger ones get 413"})
       .add({"max-image-pixels", "IMGPROC_MAX_IMAGE_PIXELS", "50000000",
             "largest accepted image (width x height, read from the JPEG header before decoding)"})
+      .add({"min-image-side", "IMGPROC_MIN_IMAGE_SIDE", "1",
+            "smallest accepted width and height in pixels (read from the JPEG header)"})
+      .add({"max-url-bytes", "IMGPROC_MAX_URL_BYTES", "8192",
+            "longest accepted request target (path and query); longer ones get 414"})
+      .add({"max-header-bytes", "IMGPROC_MAX_HEADER_BYTES", "32768",
+            "most header bytes (names and values) a request may send; more get 431"})
+      .add({"read-timeout-ms", "IMGPROC_READ_TIMEOUT_MS", "60000",
+            "a client that sends nothing for this long is disconnected (slow or idle clients)"})
       .add({"request-timeout-ms", "IMGPROC_REQUEST_TIMEOUT_MS", "30000",
             "deadline of one /process-image request"})
       .add({"http-threads", "IMGPROC_HTTP_THREADS", "2", "RESTinio I/O threads"})
@@ -157,6 +165,10 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   n.db_statement_timeout =
       std::chrono::milliseconds(o.get_int("db-statement-timeout-ms", 100, 600000));
   s.http.max_image_pixels = stages.decoder.max_pixels;
+  s.http.min_image_side = static_cast<int>(o.get_int("min-image-side", 1, 65535));
+  s.http.max_url_bytes = static_cast<std::size_t>(o.get_int("max-url-bytes", 256, 1 << 20));
+  s.http.max_header_bytes = static_cast<std::size_t>(o.get_int("max-header-bytes", 1024, 1 << 22));
+  s.http.read_timeout = std::chrono::milliseconds(o.get_int("read-timeout-ms", 100, 3600000));
   s.http.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 1, 1000000));
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.

@@ -40,6 +40,12 @@ const char* to_string(error_code code) {
       return "conflict";
     case error_code::unauthorized:
       return "unauthorized";
+    case error_code::image_too_small:
+      return "image_too_small";
+    case error_code::uri_too_long:
+      return "uri_too_long";
+    case error_code::headers_too_large:
+      return "headers_too_large";
   }
   return "internal";
 }
@@ -58,7 +64,12 @@ int http_status(error_code code) {
     case error_code::invalid_pipeline:
     case error_code::undecodable_image:
     case error_code::step_failed:
+    case error_code::image_too_small:
       return 422;
+    case error_code::uri_too_long:
+      return 414;
+    case error_code::headers_too_large:
+      return 431;
     case error_code::pipeline_retired:
       return 410;
     case error_code::conflict:

@@ -29,10 +29,13 @@ enum class error_code : std::uint8_t {
   internal,               ///< a bug: should never be seen (500)
   // Appended, not grouped with the 422s above: the numeric values travel as CAF error codes, so
   // existing ones must not shift.
-  step_failed,      ///< a step cannot apply to this image, e.g. a crop outside it (422)
-  pipeline_retired, ///< the pipeline was deleted but keeps its history (410)
-  conflict,         ///< e.g. a pipeline title already in use (409)
-  unauthorized,     ///< a mutating call without the admin token (401)
+  step_failed,       ///< a step cannot apply to this image, e.g. a crop outside it (422)
+  pipeline_retired,  ///< the pipeline was deleted but keeps its history (410)
+  conflict,          ///< e.g. a pipeline title already in use (409)
+  unauthorized,      ///< a mutating call without the admin token (401)
+  image_too_small,   ///< declared dimensions under the configured minimum (422)
+  uri_too_long,      ///< request target over the configured limit (414)
+  headers_too_large, ///< request header fields over the configured limit (431)
 };
 
 /// Stable snake_case name, used in logs and stored task errors.

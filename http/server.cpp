@@ -170,10 +170,34 @@ std::optional<int> route_id(const restinio::router::route_params_t& params, cons
 
 /// Every handler runs inside this, with its exchange: an exception escaping a RESTinio handler
 /// would drop the connection without a response.
+/// The request target and header limits: RESTinio's own caps (set higher) close the connection
+/// without a word, so the answer a client can read comes from here.
+struct header_limits {
+  std::size_t max_url_bytes = 8192;
+  std::size_t max_header_bytes = 32768;
+};
+
+std::optional<failure> refuse_oversized(const restinio::request_handle_t& req,
+                                        const header_limits& limits) {
+  const auto& header = req->header();
+  if (header.request_target().size() > limits.max_url_bytes)
+    return make_failure(error_code::uri_too_long,
+                        "the request target is " + std::to_string(header.request_target().size()) +
+                            " bytes, over the limit of " + std::to_string(limits.max_url_bytes));
+  std::size_t bytes = 0;
+  header.for_each_field(
+      [&](const auto& field) { bytes += field.name().size() + field.value().size(); });
+  if (bytes > limits.max_header_bytes)
+    return make_failure(error_code::headers_too_large,
+                        "the request headers are " + std::to_string(bytes) +
+                            " bytes, over the limit of " + std::to_string(limits.max_header_bytes));
+  return std::nullopt;
+}
+
 template <class F>
 restinio::request_handling_status_t guarded(const restinio::request_handle_t& req,
                                             metrics::registry* metrics, std::string route,
-                                            F&& body) {
+                                            const header_limits& limits, F&& body) {
   auto ex = std::make_shared<exchange>();
   ex->req = req;
   ex->route = std::move(route);
@@ -184,6 +208,8 @@ restinio::request_handling_status_t guarded(const restinio::request_handle_t& re
       metrics->http_in_flight(+1);
       ex->metrics = metrics;
     }
+    if (auto refused = refuse_oversized(req, limits))
+      return answer_now(ex, failure_reply(*refused));
     return body(ex);
   } catch (const std::exception& e) {
     log::error("http", std::string{"handler failed: "} + e.what());
@@ -203,15 +229,18 @@ struct http_server::impl {
   http_settings settings;
   image_service& service;
   metrics::registry* metrics = nullptr; ///< settings.metrics, if any
+  header_limits limits;
   running_server server;
   std::atomic<std::uint16_t> bound_port{0};
 
   impl(http_settings s, image_service& svc)
-      : settings(std::move(s)), service(svc), metrics(settings.metrics.get()) {}
+      : settings(std::move(s)), service(svc),
+        metrics(settings.metrics.get()), limits{settings.max_url_bytes, settings.max_header_bytes} {
+  }
 
   restinio::request_handling_status_t process_image(const restinio::request_handle_t& req,
                                                     const char* route) {
-    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
+    return guarded(req, metrics, route, limits, [&](const exchange_ptr& ex) {
       if (req->body().size() > settings.max_upload_bytes)
         return answer_now(ex, error_reply(make_failure(
                                   error_code::payload_too_large,
@@ -235,6 +264,13 @@ struct http_server::impl {
       // Refused from the header alone: no task row, no decoding, no allocation for the pixels.
       if (auto header = read_jpeg_header(upload->image)) {
         auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
+        if (header->width < settings.min_image_side || header->height < settings.min_image_side)
+          return answer_now(
+              ex, error_reply(make_failure(
+                      error_code::image_too_small,
+                      "image is " + std::to_string(header->width) + "x" +
+                          std::to_string(header->height) + " pixels, under the minimum side of " +
+                          std::to_string(settings.min_image_side) + " pixels")));
         if (pixels > settings.max_image_pixels)
           return answer_now(ex,
                             error_reply(make_failure(
@@ -259,7 +295,7 @@ struct http_server::impl {
   restinio::request_handling_status_t get_task(const restinio::request_handle_t& req,
                                                const restinio::router::route_params_t& params,
                                                const char* route) {
-    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
+    return guarded(req, metrics, route, limits, [&](const exchange_ptr& ex) {
       auto text = params["id"];
       auto id = parse_int(std::string{text.data(), text.size()});
       if (!id || *id <= 0)
@@ -289,7 +325,7 @@ struct http_server::impl {
   }
 
   restinio::request_handling_status_t list_tasks(const restinio::request_handle_t& req) {
-    return guarded(req, metrics, "/tasks", [&](const exchange_ptr& ex) {
+    return guarded(req, metrics, "/tasks", limits, [&](const exchange_ptr& ex) {
       auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
           req->header().query());
       auto bad = [&](const std::string& detail) {
@@ -336,7 +372,7 @@ struct http_server::impl {
   template <class F>
   restinio::request_handling_status_t change_pipeline(const restinio::request_handle_t& req,
                                                       const char* route, F&& forward) {
-    return guarded(req, metrics, route, [&](const exchange_ptr& ex) {
+    return guarded(req, metrics, route, limits, [&](const exchange_ptr& ex) {
       if (auto refused = refuse_unauthorized(req))
         return answer_now(ex, *refused);
       if (req->body().size() > max_json_body)
@@ -356,13 +392,13 @@ struct http_server::impl {
           path, [this, path](auto req, auto&& params) { return get_task(req, params, path); });
     router->http_get("/tasks", [this](auto req, auto) { return list_tasks(req); });
     router->http_get("/steps", [this](auto req, auto) {
-      return guarded(req, metrics, "/steps", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/steps", limits, [&](const exchange_ptr& ex) {
         service.list_steps(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/pipelines", [this](auto req, auto) {
-      return guarded(req, metrics, "/pipelines", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/pipelines", limits, [&](const exchange_ptr& ex) {
         service.list_pipelines(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
@@ -377,7 +413,7 @@ struct http_server::impl {
                                                      "pipeline id must be a positive integer")));
     };
     router->http_get("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, metrics, "/pipelines/:id", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/pipelines/:id", limits, [&](const exchange_ptr& ex) {
         auto id = route_id(params, "id");
         if (!id)
           return bad_id(ex);
@@ -386,17 +422,19 @@ struct http_server::impl {
       });
     });
     router->http_get("/pipelines/:id/versions/:version", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, metrics, "/pipelines/:id/versions/:version", [&](const exchange_ptr& ex) {
-        auto id = route_id(params, "id");
-        auto version = route_id(params, "version");
-        if (!id)
-          return bad_id(ex);
-        if (!version)
-          return answer_now(ex, error_reply(make_failure(error_code::bad_request,
-                                                         "version must be a positive integer")));
-        service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
-        return restinio::request_accepted();
-      });
+      return guarded(req, metrics, "/pipelines/:id/versions/:version", limits,
+                     [&](const exchange_ptr& ex) {
+                       auto id = route_id(params, "id");
+                       auto version = route_id(params, "version");
+                       if (!id)
+                         return bad_id(ex);
+                       if (!version)
+                         return answer_now(
+                             ex, error_reply(make_failure(error_code::bad_request,
+                                                          "version must be a positive integer")));
+                       service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
+                       return restinio::request_accepted();
+                     });
     });
     // The token is checked before anything else (change_pipeline), even the id.
     router->http_put("/pipelines/:id", [this](auto req, auto&& params) {
@@ -420,19 +458,19 @@ struct http_server::impl {
       });
     });
     router->http_get("/ready", [this](auto req, auto) {
-      return guarded(req, metrics, "/ready", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/ready", limits, [&](const exchange_ptr& ex) {
         service.check_ready(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/cluster", [this](auto req, auto) {
-      return guarded(req, metrics, "/cluster", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/cluster", limits, [&](const exchange_ptr& ex) {
         service.cluster_status(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
     router->http_get("/metrics", [this](auto req, auto) {
-      return guarded(req, metrics, "/metrics", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/metrics", limits, [&](const exchange_ptr& ex) {
         if (!settings.metrics)
           return answer_now(ex, {404, to_text(error_body("metrics are off")), {}});
         return answer_now(ex, {200, settings.metrics->scrape(), {}},
@@ -440,7 +478,7 @@ struct http_server::impl {
       });
     });
     auto dashboard_file = [this](const restinio::request_handle_t& req, std::string file) {
-      return guarded(req, metrics, "/dashboard", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/dashboard", limits, [&](const exchange_ptr& ex) {
         const auto* asset = find_static_asset(file);
         if (!asset)
           return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
@@ -456,12 +494,12 @@ struct http_server::impl {
       return dashboard_file(req, std::string{file.data(), file.size()});
     });
     router->http_get("/health", [this](auto req, auto) {
-      return guarded(req, metrics, "/health", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "/health", limits, [&](const exchange_ptr& ex) {
         return answer_now(ex, {200, R"({"status":"ok"})", {}});
       });
     });
     router->non_matched_request_handler([this](auto req) {
-      return guarded(req, metrics, "other", [&](const exchange_ptr& ex) {
+      return guarded(req, metrics, "other", limits, [&](const exchange_ptr& ex) {
         auto path = req->header().path();
         bool known = is_known_path(std::string_view{path.data(), path.size()});
         return answer_now(ex, {known ? 405 : 404,
@@ -492,12 +530,17 @@ void http_server::start() {
           .port(s.port)
           .request_handler(impl_->make_router())
           .max_pipelined_requests(1)
-          .read_next_http_message_timelimit(std::chrono::seconds(60))
+          .read_next_http_message_timelimit(s.read_timeout)
           .write_http_response_timelimit(std::chrono::seconds(10))
           .handle_request_timeout(s.handle_timeout)
           .max_parallel_connections(s.max_connections)
           .incoming_http_msg_limits(
-              restinio::incoming_http_msg_limits_t{}.max_body_size(transport_cap))
+              restinio::incoming_http_msg_limits_t{}
+                  .max_body_size(transport_cap)
+                  // Twice ours: requests a little over our limits still get a JSON answer.
+                  .max_url_size(2 * s.max_url_bytes)
+                  .max_field_value_size(2 * s.max_header_bytes)
+                  .max_field_name_size(2 * s.max_header_bytes))
           .acceptor_post_bind_hook([this](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
             impl_->bound_port = acceptor.local_endpoint().port();
           });

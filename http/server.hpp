@@ -26,6 +26,11 @@ struct http_settings {
   std::chrono::milliseconds request_timeout{30000}; ///< the whole pipeline's deadline
   std::chrono::milliseconds handle_timeout{38000};  ///< RESTinio's limit for an answer
   std::uint64_t max_image_pixels = 50'000'000; ///< refused from the JPEG header, before any work
+  int min_image_side = 1; ///< images narrower or lower than this are refused (422), from the header
+  std::size_t max_url_bytes = 8192;     ///< longer request targets get 414
+  std::size_t max_header_bytes = 32768; ///< more header bytes (names + values) get 431
+  /// A client that sends nothing for this long (before or within a request) is disconnected.
+  std::chrono::milliseconds read_timeout{60000};
   std::size_t max_connections = 1024;
   /// When set, POST/PUT/DELETE on /pipelines need `Authorization: Bearer <token>`.
   std::string admin_token;

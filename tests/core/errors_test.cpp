@@ -27,6 +27,9 @@ TEST(errors, every_code_maps_to_its_documented_status_and_name) {
       {error_code::pipeline_retired, {410, "pipeline_retired"}},
       {error_code::conflict, {409, "conflict"}},
       {error_code::unauthorized, {401, "unauthorized"}},
+      {error_code::image_too_small, {422, "image_too_small"}},
+      {error_code::uri_too_long, {414, "uri_too_long"}},
+      {error_code::headers_too_large, {431, "headers_too_large"}},
   };
   for (const auto& [code, expected] : table) {
     EXPECT_EQ(http_status(code), expected.first) << expected.second;
