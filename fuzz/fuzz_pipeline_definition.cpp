@@ -13,8 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     imgproc::register_default_steps(r);
     return r;
   }();
-  auto r = imgproc::parse_pipeline_definition(registry,
-                                              {reinterpret_cast<const char*>(data), size});
+  auto r =
+      imgproc::parse_pipeline_definition(registry, {reinterpret_cast<const char*>(data), size});
   (void)r;
   return 0;
 }
