@@ -57,6 +57,54 @@ bool complete_request(const std::string& data) {
   return data.size() >= end + 4 + length;
 }
 
+/// What accept_client found: a client, nothing (try again), or the server is stopping.
+enum class accept_result { client, retry, stop };
+
+/// Waits for a connection on `listen_fd`, or for the wake pipe: the server is stopping.
+accept_result accept_client(int listen_fd, int wake_fd, int& client) {
+  pollfd waits[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  if (::poll(waits, 2, -1) < 0)
+    return errno == EINTR ? accept_result::retry : accept_result::stop;
+  if (waits[1].revents)
+    return accept_result::stop;
+  client = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  return client < 0 ? accept_result::retry : accept_result::client;
+}
+
+/// Reads one whole request from `client` (closing a socket with unread data would send a reset,
+/// and the client would report a broken connection instead of the answer). Sets `stopping` if
+/// the wake pipe fired meanwhile. Returns whether a complete request arrived.
+bool read_request(int client, int wake_fd, std::string& request, bool& stopping) {
+  stopping = false;
+  while (!complete_request(request)) {
+    pollfd reads[2] = {{client, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    if (::poll(reads, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (reads[1].revents) {
+      stopping = true;
+      break;
+    }
+    char buffer[16384];
+    auto n = ::recv(client, buffer, sizeof buffer, 0);
+    if (n <= 0)
+      break;
+    request.append(buffer, static_cast<std::size_t>(n));
+  }
+  return !stopping && complete_request(request);
+}
+
+/// Sends all of `answer` (as far as the client takes it), then ends the write side.
+void send_answer(int client, const std::string& answer) {
+  std::size_t sent = 0;
+  while (sent < answer.size()) {
+    auto n = ::send(client, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<std::size_t>(n);
+  }
+  ::shutdown(client, SHUT_WR);
+}
+
 } // namespace
 
 std::uint16_t closed_port() {
@@ -119,36 +167,15 @@ bool canned_server::wait_for_requests(int count, std::chrono::milliseconds timeo
 
 void canned_server::serve() {
   for (;;) {
-    pollfd waits[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (::poll(waits, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
+    int client = -1;
+    auto accepted = accept_client(fd_, wake_[0], client);
+    if (accepted == accept_result::stop)
       return;
-    }
-    if (waits[1].revents)
-      return;
-    int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0)
+    if (accepted == accept_result::retry)
       continue;
-    // Reading the whole request first matters: closing a socket with unread data sends a reset,
-    // and the client would report a broken connection instead of the canned answer.
     std::string request;
     bool stopping = false;
-    while (!complete_request(request)) {
-      pollfd reads[2] = {{client, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(reads, 2, -1) < 0 && errno != EINTR)
-        break;
-      if (reads[1].revents) {
-        stopping = true;
-        break;
-      }
-      char buffer[16384];
-      auto n = ::recv(client, buffer, sizeof buffer, 0);
-      if (n <= 0)
-        break;
-      request.append(buffer, static_cast<std::size_t>(n));
-    }
-    if (!stopping && complete_request(request)) {
+    if (read_request(client, wake_[0], request, stopping)) {
       {
         std::lock_guard<std::mutex> lock{mutex_};
         ++requests_;
@@ -158,14 +185,7 @@ void canned_server::serve() {
         held_.push_back(client);
         continue;
       }
-      std::size_t sent = 0;
-      while (sent < response_->size()) {
-        auto n = ::send(client, response_->data() + sent, response_->size() - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-          break;
-        sent += static_cast<std::size_t>(n);
-      }
-      ::shutdown(client, SHUT_WR);
+      send_answer(client, *response_);
     }
     ::close(client);
     if (stopping)
@@ -211,35 +231,15 @@ int sequence_server::requests() const {
 
 void sequence_server::serve() {
   for (;;) {
-    pollfd waits[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (::poll(waits, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
+    int client = -1;
+    auto accepted = accept_client(fd_, wake_[0], client);
+    if (accepted == accept_result::stop)
       return;
-    }
-    if (waits[1].revents)
-      return;
-    int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0)
+    if (accepted == accept_result::retry)
       continue;
-    // The whole request first: closing with unread data would send a reset (see canned_server).
     std::string request;
     bool stopping = false;
-    while (!complete_request(request)) {
-      pollfd reads[2] = {{client, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(reads, 2, -1) < 0 && errno != EINTR)
-        break;
-      if (reads[1].revents) {
-        stopping = true;
-        break;
-      }
-      char buffer[16384];
-      auto n = ::recv(client, buffer, sizeof buffer, 0);
-      if (n <= 0)
-        break;
-      request.append(buffer, static_cast<std::size_t>(n));
-    }
-    if (!stopping && complete_request(request)) {
+    if (read_request(client, wake_[0], request, stopping)) {
       std::string answer;
       {
         std::lock_guard<std::mutex> lock{mutex_};
@@ -247,14 +247,7 @@ void sequence_server::serve() {
         answer = responses_[index];
         ++requests_;
       }
-      std::size_t sent = 0;
-      while (sent < answer.size()) {
-        auto n = ::send(client, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-          break;
-        sent += static_cast<std::size_t>(n);
-      }
-      ::shutdown(client, SHUT_WR);
+      send_answer(client, answer);
     }
     ::close(client);
     if (stopping)
