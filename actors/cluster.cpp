@@ -11,6 +11,13 @@
 
 namespace imgproc {
 
+void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads) {
+  config.set("scheduler.max-threads", scheduler_threads);
+  config.set("logger.file-verbosity", caf::atom("quiet"));
+  config.set("logger.console-verbosity", caf::atom("quiet"));
+  config.add_error_category(error_category, render_error);
+}
+
 void register_cluster_types(caf::actor_system_config& config) {
   config.add_message_type<node_job>("imgproc.node_job");
   config.add_message_type<node_result>("imgproc.node_result");

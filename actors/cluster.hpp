@@ -9,6 +9,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -38,6 +39,10 @@ void configure_cluster(caf::actor_system_config& config, const cluster_settings&
 
 /// Defined in tls_error_queue.cpp; calling it keeps that file's OpenSSL fix in the executable.
 void keep_tls_error_queue_guard();
+
+/// What every node's actor system needs: `scheduler_threads` CAF worker threads, CAF's own logs
+/// off (the service logs through common/log), and the `imgproc` error category for rendering.
+void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads);
 
 /// Registers the cluster's message types only (for a process that never opens a link).
 void register_cluster_types(caf::actor_system_config& config);

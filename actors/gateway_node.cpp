@@ -26,15 +26,11 @@ namespace imgproc {
 namespace {
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const gateway_settings& s) {
-  cfg.set("scheduler.max-threads", s.scheduler_threads);
+  configure_node_basics(cfg, s.scheduler_threads);
   if (s.cluster.listen)
     configure_cluster(cfg, s.cluster);
   else
     register_cluster_types(cfg);
-  // CAF's own log file is off: the service logs through common/log.
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  cfg.add_error_category(error_category, render_error);
   return cfg;
 }
 
@@ -80,6 +76,7 @@ struct gateway_node::impl {
     listener->start();
     services->persistence.set_meter(actor_meter_for("persistence"));
     services->dispatcher_meter = actor_meter_for("dispatcher");
+    services->pipeline_meter = actor_meter_for("pipeline");
     for (std::size_t i = 0; i < settings.db_connections; ++i) {
       auto load = std::make_shared<load_counter>();
       services->persistence.add(

@@ -79,9 +79,9 @@ void run_step(pointer self, std::size_t index) {
 }
 
 job_runner_actor::behavior_type job_runner(pointer self, pools_ptr pools, std::string node_name,
-                                           load_ptr jobs) {
+                                           load_ptr jobs, meter_ptr meter) {
   self->state.jobs = std::move(jobs);
-  self->state.meter = actor_meter_for("job_runner");
+  self->state.meter = std::move(meter);
   count_running(self, self->state.meter);
   self->state.pools = std::move(pools);
   self->state.node_name = std::move(node_name);
@@ -106,9 +106,10 @@ job_runner_actor::behavior_type job_runner(pointer self, pools_ptr pools, std::s
 } // namespace
 
 job_runner_actor spawn_job_runner(caf::actor_system& sys, pools_ptr pools, std::string node_name,
-                                  load_ptr jobs) {
+                                  load_ptr jobs, meter_ptr meter) {
   jobs->add();
-  return sys.spawn(job_runner, std::move(pools), std::move(node_name), std::move(jobs));
+  return sys.spawn(job_runner, std::move(pools), std::move(node_name), std::move(jobs),
+                   std::move(meter));
 }
 
 } // namespace imgproc

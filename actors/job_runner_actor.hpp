@@ -12,6 +12,7 @@
 //
 // Each stage request carries the time left as its timeout. The runner ends after answering.
 
+#include "actors/metered.hpp"
 #include "actors/node_protocol.hpp"
 #include "actors/stage_pools.hpp"
 
@@ -31,7 +32,7 @@ using job_runner_actor = caf::typed_actor<caf::replies_to<run_atom, local_job>::
 
 /// Counts the runner in `jobs` from now until it ends (a draining node waits for zero).
 job_runner_actor spawn_job_runner(caf::actor_system& sys, pools_ptr pools, std::string node_name,
-                                  load_ptr jobs);
+                                  load_ptr jobs, meter_ptr meter);
 
 } // namespace imgproc
 

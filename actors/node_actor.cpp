@@ -59,8 +59,8 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
                 data->deadline =
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
                 try {
-                  auto runner =
-                      spawn_job_runner(self->system(), st.pools, st.node_name, st.running_jobs);
+                  auto runner = spawn_job_runner(self->system(), st.pools, st.node_name,
+                                                 st.running_jobs, st.runner_meter);
                   st.runner_meter->sent();
                   return self->delegate(runner, run_atom::value,
                                         local_job{std::move(plan.value()), data});

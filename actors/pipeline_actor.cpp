@@ -194,7 +194,7 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
                        reply_ptr reply,
                        std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
   auto& st = self->state;
-  st.meter = actor_meter_for("pipeline");
+  st.meter = services->pipeline_meter ? services->pipeline_meter : actor_meter_for("pipeline");
   count_running(self, st.meter);
   st.running = std::move(*running);
   st.services = std::move(services);

@@ -31,6 +31,8 @@ struct pipeline_services {
   admission_ptr admission;
   /// The dispatcher's meter: a pipeline actor stamps each job it sends (mailbox time).
   std::shared_ptr<metrics::actor_meter> dispatcher_meter;
+  /// The pipeline actors' meter, looked up once rather than per request.
+  std::shared_ptr<metrics::actor_meter> pipeline_meter;
   refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 

@@ -22,10 +22,7 @@ struct worker_node::impl {
   std::vector<caf::actor> links;
 
   impl(worker_settings s, std::shared_ptr<const step_registry> registry) : settings(std::move(s)) {
-    config.set("scheduler.max-threads", settings.scheduler_threads);
-    config.set("logger.file-verbosity", caf::atom("quiet"));
-    config.set("logger.console-verbosity", caf::atom("quiet"));
-    config.add_error_category(error_category, render_error);
+    configure_node_basics(config, settings.scheduler_threads);
     configure_cluster(config, settings.cluster);
     system = std::make_unique<caf::actor_system>(config);
     pools = spawn_stage_pools(*system, settings.stages);
