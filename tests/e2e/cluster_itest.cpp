@@ -186,6 +186,32 @@ TEST(cluster, gateway_metrics_include_every_workers_series) {
             1);
 }
 
+TEST(cluster, a_worker_serves_its_own_metrics_when_asked) {
+  cluster_options options;
+  options.workers = {};
+  cluster_stack stack{options};
+  auto& worker = stack.start_worker("w9", {"--metrics-port=0"});
+  auto line = worker.wait_for_line(std::regex{"metrics on http://[0-9.]+:[0-9]+/metrics"},
+                                   milliseconds(10000));
+  std::smatch port;
+  ASSERT_TRUE(std::regex_search(line, port, std::regex{":([0-9]+)/metrics"})) << line;
+  auto url = "http://127.0.0.1:" + port[1].str();
+  auto scrape = get(url + "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_NE(scrape.body.find(R"(node="w9")"), std::string::npos) << scrape.body;
+  EXPECT_EQ(get(url + "/health").status, 200);
+  EXPECT_EQ(get(url + "/tasks").status, 404); // a worker serves no API
+}
+
+TEST(cluster, a_node_name_that_is_not_plain_text_is_refused) {
+  cluster_options options;
+  options.workers = {};
+  cluster_stack stack{options};
+  auto& worker = stack.start_worker("bad name"); // a space: it would reach logs and labels
+  EXPECT_THROW(worker.wait_for_line(worker_joined_line(), milliseconds(3000)), std::runtime_error);
+  EXPECT_TRUE(stack.cluster_json()["nodes"].empty()) << stack.cluster_json().dump();
+}
+
 TEST(cluster, a_worker_that_joins_later_receives_work) {
   cluster_options options;
   options.workers = {"w1"};
