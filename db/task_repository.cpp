@@ -1,6 +1,7 @@
 #include "db/task_repository.hpp"
 
 #include <algorithm>
+#include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 #include <pqxx/prepared_statement>
 #include <pqxx/result>
@@ -18,6 +19,11 @@ constexpr const char* fail_stmt = "imgproc_task_fail";
 constexpr const char* find_stmt = "imgproc_task_find";
 constexpr const char* fail_abandoned_stmt = "imgproc_task_fail_abandoned";
 constexpr const char* fail_stale_stmt = "imgproc_task_fail_stale";
+constexpr const char* enqueue_stmt = "imgproc_task_enqueue";
+constexpr const char* claim_stmt = "imgproc_task_claim";
+constexpr const char* release_stmt = "imgproc_task_release";
+constexpr const char* requeue_abandoned_stmt = "imgproc_task_requeue_abandoned";
+constexpr const char* delete_inputs_stmt = "imgproc_task_delete_inputs";
 
 // Timestamps leave the database as ISO 8601 UTC text, whatever the session's time zone.
 #define IMGPROC_UTC_ISO(column)                                                                    \
@@ -26,12 +32,21 @@ constexpr const char* fail_stale_stmt = "imgproc_task_fail_stale";
 // The columns to_task reads, in its order.
 #define IMGPROC_TASK_COLUMNS                                                                       \
   "id, pipeline_id, pipeline_version, status, filename, data::text, error, " IMGPROC_UTC_ISO(      \
-      "created_at") ", " IMGPROC_UTC_ISO("finished_at") ", owner"
+      "created_at") ", " IMGPROC_UTC_ISO("finished_at") ", owner, attempts"
 
 // The creating session's application_name ("imgproc:<instance id>"), or NULL if it has none.
 // current_setting() holds the value exactly as pg_stat_activity reports it: the server already
 // cut it to 63 bytes and replaced non-ASCII bytes when it was set.
 #define IMGPROC_TASK_OWNER "NULLIF(current_setting('application_name'), '')"
+
+// No session of this database carries the row's owner name (see fail_abandoned_tasks).
+#define IMGPROC_OWNER_GONE                                                                         \
+  "NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = tasks.owner"            \
+  " AND tasks.owner <> '' AND a.datname = current_database())"
+
+// The age the sweeps go by: since the claim for an asynchronous task, since creation otherwise.
+#define IMGPROC_TASK_AGE_AT_LEAST(param)                                                           \
+  " COALESCE(claimed_at, created_at) <= now() - make_interval(secs => " param ")"
 
 // list_tasks filters: one prepared statement per combination (bit set = filter present), each
 // naming only the conditions it uses. A single statement with `$1 IS NULL OR pipeline_id = $1`
@@ -73,6 +88,7 @@ task_record to_task(const pqxx::row& row) {
     task.finished_at = row[8].as<std::string>();
   if (!row[9].is_null())
     task.owner = row[9].as<std::string>();
+  task.attempts = row[10].as<int>();
   return task;
 }
 
@@ -87,10 +103,48 @@ void prepare_task_statements(pqxx::connection& conn) {
                "INSERT INTO tasks (pipeline_id, pipeline_version, status, filename, owner)"
                " SELECT $1, $2, 'processing', $3, " IMGPROC_TASK_OWNER " FROM pipelines"
                " WHERE id = $1 AND retired_at IS NULL RETURNING id");
-  conn.prepare(finish_stmt, "UPDATE tasks SET status = $2, data = $3::jsonb, finished_at = now()"
-                            " WHERE id = $1 AND status = 'processing'");
+  conn.prepare(finish_stmt, "UPDATE tasks SET status = $2, data = $3::jsonb, finished_at = now(),"
+                            " pipeline_version = COALESCE(NULLIF($5::int, 0), pipeline_version)"
+                            " WHERE id = $1 AND status = 'processing' AND attempts = $4");
   conn.prepare(fail_stmt, "UPDATE tasks SET status = 'failed', error = $2, finished_at = now()"
-                          " WHERE id = $1 AND status = 'processing'");
+                          " WHERE id = $1 AND status = 'processing' AND attempts = $3");
+  // One statement, so the task and its upload commit together or not at all. Queued rows have
+  // no owner: nobody is working on them yet.
+  conn.prepare(enqueue_stmt,
+               "WITH task AS (INSERT INTO tasks (pipeline_id, pipeline_version, status, filename)"
+               " SELECT $1, $2, 'queued', $3 FROM pipelines WHERE id = $1 AND retired_at IS NULL"
+               // Counts at most $5 queued rows (the partial index), however long the queue.
+               " AND (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'queued'"
+               "      LIMIT $5) AS waiting) < $5"
+               " RETURNING id)"
+               " INSERT INTO task_inputs (task_id, image) SELECT id, $4 FROM task"
+               " RETURNING task_id");
+  // SKIP LOCKED: rows another session is claiming right now are passed over, not waited for,
+  // so any number of processes claim concurrently without ever taking the same task.
+  conn.prepare(claim_stmt,
+               "UPDATE tasks SET status = 'processing', attempts = tasks.attempts + 1,"
+               " claimed_at = now(), owner = " IMGPROC_TASK_OWNER
+               " FROM (SELECT id FROM tasks WHERE status = 'queued' ORDER BY id LIMIT $1"
+               "       FOR UPDATE SKIP LOCKED) AS next"
+               " WHERE tasks.id = next.id"
+               " RETURNING tasks.id, tasks.pipeline_id, tasks.pipeline_version, tasks.filename,"
+               " tasks.attempts, (SELECT i.image FROM task_inputs i WHERE i.task_id = tasks.id)");
+  conn.prepare(release_stmt,
+               "UPDATE tasks SET status = 'queued', attempts = attempts - 1, owner = NULL,"
+               " claimed_at = NULL WHERE id = $1 AND status = 'processing' AND attempts = $2");
+  conn.prepare(requeue_abandoned_stmt,
+               "UPDATE tasks SET"
+               " status = CASE WHEN attempts < $1 THEN 'queued' ELSE 'failed' END,"
+               " error = CASE WHEN attempts < $1 THEN error ELSE $2 END,"
+               " finished_at = CASE WHEN attempts < $1 THEN NULL ELSE now() END,"
+               " owner = CASE WHEN attempts < $1 THEN NULL ELSE owner END,"
+               " claimed_at = CASE WHEN attempts < $1 THEN NULL ELSE claimed_at END"
+               " WHERE status = 'processing'"
+               " AND EXISTS (SELECT 1 FROM task_inputs i WHERE i.task_id = tasks.id)"
+               " AND" IMGPROC_TASK_AGE_AT_LEAST("$3") " AND " IMGPROC_OWNER_GONE
+                                                      " RETURNING status");
+  conn.prepare(delete_inputs_stmt, "DELETE FROM task_inputs i USING tasks t WHERE i.task_id = t.id"
+                                   " AND t.status NOT IN ('queued', 'processing')");
   conn.prepare(find_stmt, "SELECT " IMGPROC_TASK_COLUMNS " FROM tasks WHERE id = $1");
   for (unsigned filters = 0; filters < filter_combinations; ++filters) {
     std::string where;
@@ -116,17 +170,15 @@ void prepare_task_statements(pqxx::connection& conn) {
   conn.prepare(fail_abandoned_stmt,
                "UPDATE tasks SET status = 'failed', error = $1, finished_at = now()"
                " WHERE status = 'processing'"
-               " AND created_at <= now() - make_interval(secs => $2)"
-               " AND NOT EXISTS ("
-               "   SELECT 1 FROM pg_stat_activity a"
-               "   WHERE a.application_name = tasks.owner AND tasks.owner <> ''"
-               "   AND a.datname = current_database())");
+               " AND" IMGPROC_TASK_AGE_AT_LEAST("$2") " AND " IMGPROC_OWNER_GONE);
   conn.prepare(fail_stale_stmt,
                "UPDATE tasks SET status = 'failed', error = $1, finished_at = now()"
                " WHERE status = 'processing'"
-               " AND created_at <= now() - make_interval(secs => $2)");
+               " AND" IMGPROC_TASK_AGE_AT_LEAST("$2"));
 }
 
+#undef IMGPROC_TASK_AGE_AT_LEAST
+#undef IMGPROC_OWNER_GONE
 #undef IMGPROC_TASK_OWNER
 #undef IMGPROC_TASK_COLUMNS
 #undef IMGPROC_UTC_ISO
@@ -149,19 +201,90 @@ std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_v
 }
 
 bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,
-                 const nlohmann::json& data) {
+                 const nlohmann::json& data, int attempt, int pipeline_version) {
   if (status != "detected" && status != "undetected" && status != "processed")
     throw std::invalid_argument(
         "finish_task status must be detected, undetected or processed, got " + std::string(status));
   // Replace rather than throw on invalid UTF-8: the detector's answer is worth keeping.
   const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   pqxx::nontransaction txn{conn};
-  return txn.exec_prepared(finish_stmt, id, std::string(status), json).affected_rows() > 0;
+  return txn.exec_prepared(finish_stmt, id, std::string(status), json, attempt, pipeline_version)
+             .affected_rows() > 0;
 }
 
-bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error) {
+bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error, int attempt) {
   pqxx::nontransaction txn{conn};
-  return txn.exec_prepared(fail_stmt, id, text_param(error, "error")).affected_rows() > 0;
+  return txn.exec_prepared(fail_stmt, id, text_param(error, "error"), attempt).affected_rows() > 0;
+}
+
+std::int64_t enqueue_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,
+                          std::string_view filename, std::string_view image, int queue_limit) {
+  // Sent as a binary parameter: no escaping, no text round trip for the image bytes.
+  const pqxx::binarystring bytes{image.data(), image.size()};
+  pqxx::nontransaction txn{conn};
+  const auto rows = txn.exec_prepared(enqueue_stmt, pipeline_id, pipeline_version,
+                                      text_param(filename, "filename"), bytes, queue_limit);
+  if (rows.empty()) {
+    // Either the pipeline went away or the queue is full; the rare second query tells which.
+    const auto active = txn.exec_params(
+        "SELECT 1 FROM pipelines WHERE id = $1 AND retired_at IS NULL", pipeline_id);
+    if (active.empty())
+      throw pipeline_gone("pipeline " + std::to_string(pipeline_id) +
+                          " was deleted or retired before the task was queued");
+    throw queue_full(std::to_string(queue_limit) + " tasks are already queued");
+  }
+  return rows[0][0].as<std::int64_t>();
+}
+
+std::vector<claimed_task> claim_tasks(pqxx::connection& conn, int limit) {
+  std::vector<claimed_task> claimed;
+  if (limit <= 0)
+    return claimed;
+  pqxx::result rows;
+  {
+    pqxx::nontransaction txn{conn};
+    rows = txn.exec_prepared(claim_stmt, limit);
+  }
+  claimed.reserve(rows.size());
+  for (const auto& row : rows) {
+    claimed_task task;
+    task.id = row[0].as<std::int64_t>();
+    task.pipeline_id = row[1].as<int>();
+    task.pipeline_version = row[2].is_null() ? 0 : row[2].as<int>();
+    task.filename = row[3].as<std::string>();
+    task.attempt = row[4].as<int>();
+    if (row[5].is_null()) {
+      fail_task(conn, task.id, "the task's upload is missing", task.attempt);
+      continue;
+    }
+    task.image = pqxx::binarystring{row[5]}.str();
+    claimed.push_back(std::move(task));
+  }
+  return claimed;
+}
+
+bool release_task(pqxx::connection& conn, std::int64_t id, int attempt) {
+  pqxx::nontransaction txn{conn};
+  return txn.exec_prepared(release_stmt, id, attempt).affected_rows() > 0;
+}
+
+requeue_counts requeue_abandoned_tasks(pqxx::connection& conn, int max_attempts,
+                                       std::string_view reason, std::chrono::seconds min_age) {
+  if (min_age.count() < 0)
+    throw std::invalid_argument("requeue_abandoned_tasks min_age must not be negative");
+  const std::int64_t seconds = min_age.count();
+  pqxx::nontransaction txn{conn};
+  const auto rows = txn.exec_prepared(requeue_abandoned_stmt, max_attempts,
+                                      text_param(reason, "reason"), seconds);
+  requeue_counts counts;
+  for (const auto& row : rows)
+    ++(row[0].as<std::string>() == "queued" ? counts.requeued : counts.failed);
+  return counts;
+}
+
+std::int64_t delete_finished_inputs(pqxx::connection& conn) {
+  pqxx::nontransaction txn{conn};
+  return txn.exec_prepared(delete_inputs_stmt).affected_rows();
 }
 
 std::optional<task_record> find_task(pqxx::connection& conn, std::int64_t id) {

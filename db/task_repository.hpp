@@ -28,7 +28,7 @@ struct task_record {
   std::int64_t id = 0;
   int pipeline_id = 0;
   std::optional<int> pipeline_version; ///< the version it ran; empty for rows from older binaries
-  std::string status;                  ///< processing | detected | undetected | processed | failed
+  std::string status; ///< queued | processing | detected | undetected | processed | failed
   std::string filename;
   nlohmann::json data; ///< null if the column is SQL NULL
   std::optional<std::string> error;
@@ -38,6 +38,7 @@ struct task_record {
   /// db::instance_application_name); empty for rows from older binaries or plain SQL, or made by
   /// a session without an application_name.
   std::optional<std::string> owner;
+  int attempts = 0; ///< claims of an asynchronous task; 0 for a synchronous one
 };
 
 /// Registers the statements below on `conn`. Call once per (new) connection.
@@ -66,14 +67,73 @@ std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_v
 
 /// Records the outcome: `status` must be "detected" or "undetected" (a detector's answer) or
 /// "processed" (a pipeline that ends with an image). Changes only a row that is still
-/// 'processing', so a late or repeated answer cannot overwrite a result.
+/// 'processing' under claim number `attempt` (0 for a synchronous task, which is never claimed;
+/// claim_tasks' `attempt` for a claimed one), so neither a late or repeated answer nor a process
+/// whose claim was requeued can overwrite a result. `pipeline_version` > 0 records the version
+/// that actually ran (a queued task may run a newer one than it was queued with); 0 keeps it.
 /// Returns whether a row changed. Invalid UTF-8 in `data` strings is replaced by U+FFFD.
 bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,
-                 const nlohmann::json& data);
+                 const nlohmann::json& data, int attempt = 0, int pipeline_version = 0);
 
-/// Marks a still-'processing' task failed with `error` and finished now. Returns whether a row
-/// changed.
-bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error);
+/// Marks a task still 'processing' under claim `attempt` failed with `error` and finished now.
+/// Returns whether a row changed.
+bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error, int attempt = 0);
+
+// --- Asynchronous tasks --------------------------------------------------------------------------
+// A queued task and its upload are stored in one statement; any process claims queued tasks
+// (FOR UPDATE SKIP LOCKED, so several never take the same one), runs them and finishes them under
+// its claim number. See db/migrations/0006_async_tasks.sql for the states.
+
+/// The queue of asynchronous tasks already holds as many as allowed.
+class queue_full : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Stores a 'queued' task of `pipeline_version` with its upload `image`, atomically (one
+/// statement: committed together or not at all), and returns its id.
+/// Throws pipeline_gone if the pipeline is not active, queue_full if `queue_limit` tasks are
+/// queued already, std::invalid_argument for a NUL byte in `filename`.
+std::int64_t enqueue_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,
+                          std::string_view filename, std::string_view image, int queue_limit);
+
+/// A queued task this session has claimed.
+struct claimed_task {
+  std::int64_t id = 0;
+  int pipeline_id = 0;
+  int pipeline_version = 0;
+  std::string filename;
+  int attempt = 0;   ///< this claim's number: pass it to finish_task, fail_task, release_task
+  std::string image; ///< the upload
+};
+
+/// Claims up to `limit` of the oldest queued tasks for this session (status 'processing', owner
+/// = this session's application_name, attempts + 1) and returns them with their uploads. Rows
+/// other sessions are claiming at the same moment are skipped, never waited for or taken twice.
+/// A claimed task whose upload is missing is failed at once and not returned.
+std::vector<claimed_task> claim_tasks(pqxx::connection& conn, int limit);
+
+/// Puts a task claimed under `attempt` back in the queue without counting the attempt (this
+/// process had no capacity for it). Returns whether a row changed.
+bool release_task(pqxx::connection& conn, std::int64_t id, int attempt);
+
+/// What requeue_abandoned_tasks did.
+struct requeue_counts {
+  std::int64_t requeued = 0;
+  std::int64_t failed = 0;
+};
+
+/// Asynchronous tasks still 'processing' whose owner is gone (as for fail_abandoned_tasks) and
+/// whose claim is at least `min_age` old go back to 'queued', to be run again by any process;
+/// those already claimed `max_attempts` times are failed with `reason` instead (an input that
+/// kills every process that takes it must not do so forever). Synchronous tasks are untouched.
+/// Throws std::invalid_argument for a negative `min_age` or a NUL byte in `reason`.
+requeue_counts requeue_abandoned_tasks(pqxx::connection& conn, int max_attempts,
+                                       std::string_view reason,
+                                       std::chrono::seconds min_age = std::chrono::seconds(0));
+
+/// Deletes the uploads of tasks that reached a final state. Returns how many.
+std::int64_t delete_finished_inputs(pqxx::connection& conn);
 
 /// The task, or nullopt if there is no such id.
 std::optional<task_record> find_task(pqxx::connection& conn, std::int64_t id);
@@ -100,7 +160,9 @@ struct task_query {
 std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& query);
 
 /// Marks failed with `reason` (error = reason, finished_at = now()) every 'processing' task whose
-/// owner is gone and that was created at least `min_age` ago. Returns how many rows changed.
+/// owner is gone and that was created (claimed, for an asynchronous task) at least `min_age` ago.
+/// Run requeue_abandoned_tasks first, or asynchronous tasks are failed rather than run again.
+/// Returns how many rows changed.
 ///
 /// A task's owner is gone when its owner is NULL or empty (rows from older binaries or plain SQL,
 /// which nothing can vouch for) or when no session connected to this database has that
@@ -120,7 +182,8 @@ std::vector<task_record> list_tasks(pqxx::connection& conn, const task_query& qu
 std::int64_t fail_abandoned_tasks(pqxx::connection& conn, std::string_view reason,
                                   std::chrono::seconds min_age = std::chrono::seconds(0));
 
-/// Marks failed every 'processing' task at least `min_age` old, whoever owns it. A live gateway
+/// Marks failed every 'processing' task at least `min_age` old (since it was created, or claimed
+/// for an asynchronous task), whoever owns it. A live gateway
 /// closes each row within its request deadline plus one database write, so a row older than
 /// that was lost (a row write that timed out on the gateway but committed later, a failure that
 /// could not be stored). The periodic sweep passes a min_age beyond any request's life.
