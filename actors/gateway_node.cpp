@@ -54,6 +54,7 @@ struct gateway_node::impl {
   node_actor local_node; ///< this process as a node, when capacity > 0
   membership_actor membership;
   caf::actor sweeper;
+  caf::actor async_runner;
   std::optional<std::uint16_t> cluster_port;
 
   impl(gateway_settings s, std::shared_ptr<const step_registry> reg)
@@ -87,6 +88,7 @@ struct gateway_node::impl {
     services->admission = std::make_shared<std::atomic<admission_state>>(
         settings.capacity > 0 ? admission_state::accepting : admission_state::no_nodes);
     sweeper = spawn_task_sweeper(*system, services, settings.sweep);
+    services->async_queue_limit = settings.async_queue_limit;
     services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3,
                                                       services->admission, services->refused});
     if (settings.capacity > 0) {
@@ -107,12 +109,19 @@ struct gateway_node::impl {
                                  system->render(port.error()));
       cluster_port = *port;
     }
+    // Last: queued tasks are claimed only once everything they run through exists.
+    async_runner = spawn_async_runner(*system, services, settings.async);
+    services->async_runner = async_runner;
   }
 
   bool drain(std::chrono::milliseconds grace) {
     stopping = true;
     if (!services)
       return true;
+    // No new claims; runs already claimed finish like requests (what is left when the grace
+    // period ends is requeued by the next process, its owner being gone).
+    if (async_runner)
+      caf::anon_send_exit(async_runner, caf::exit_reason::user_shutdown);
     auto give_up = std::chrono::steady_clock::now() + grace;
     // Pipeline actors end by their own deadlines, so this wait is bounded anyway; polling a
     // counter during shutdown is simpler than a condition variable shared with every actor.
@@ -141,6 +150,7 @@ struct gateway_node::impl {
     stop(admin);
     stop(services->dispatcher);
     stop(sweeper);
+    stop(async_runner);
     stop(membership);
     stop(local_node);
     for (const auto& w : services->persistence.workers())
@@ -195,6 +205,9 @@ struct gateway_node::impl {
     membership = nullptr;
     local_node = nullptr;
     sweeper = nullptr;
+    async_runner = nullptr;
+    if (services)
+      services->async_runner = nullptr; // the runner's state holds services: break the cycle
     pools.reset();
     services.reset();
     // ~actor_system also waits for CAF's logger, which every thread that ever spawned an actor
@@ -228,8 +241,9 @@ void gateway_node::process(process_request request, reply_ptr reply) {
     reply->send(shutting_down());
     return;
   }
-  // Refused before any row or actor exists: overload costs the database nothing.
-  switch (impl_->services->admission->load()) {
+  // Refused before any row or actor exists: overload costs the database nothing. A task to
+  // queue needs no node now: the queue has its own bound.
+  switch (request.async ? admission_state::accepting : impl_->services->admission->load()) {
     case admission_state::accepting:
       break;
     case admission_state::no_nodes:

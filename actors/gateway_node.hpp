@@ -10,6 +10,7 @@
 // when `capacity` > 0 (`imgproc serve`, the all-in-one default), and every worker node that
 // joined through the cluster port (`imgproc gateway`, `imgproc worker --join`).
 
+#include "actors/async_runner_actor.hpp"
 #include "actors/cluster.hpp"
 #include "actors/stage_pools.hpp"
 #include "actors/task_sweeper_actor.hpp"
@@ -39,6 +40,8 @@ struct gateway_settings {
   std::size_t queue_limit = 256; ///< jobs waiting for a free node; beyond it 503
   cluster_settings cluster;      ///< cluster.listen: accept worker nodes
   sweep_settings sweep;          ///< failing rows of gateways that crashed
+  async_settings async;          ///< claiming and running queued tasks
+  int async_queue_limit = 10000; ///< queued tasks beyond which ?async=true gets 503
 };
 
 class gateway_node final : public image_service {

@@ -15,8 +15,11 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace imgproc {
 
@@ -38,9 +41,16 @@ using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using fail_atom = caf::atom_constant<caf::atom("fail")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
 
 // -- timers -------------------------------------------------------------------------------------
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 /// One step of one request for a stage actor. The stage mutates `data` in place and returns it.
 struct stage_job {
@@ -61,12 +71,42 @@ struct task_outcome {
   std::int64_t task_id = 0;
   std::string status; ///< detected or undetected
   nlohmann::json data;
+  int attempt = 0;          ///< the claim it finishes; 0 for a synchronous task
+  int pipeline_version = 0; ///< the version that ran; 0 keeps the row's
 };
 
 /// A failed task: answered with whether the row changed.
 struct task_failure {
   std::int64_t task_id = 0;
   std::string error;
+  int attempt = 0; ///< the claim it fails; 0 for a synchronous task
+};
+
+/// An asynchronous task to store, queued, with its upload: answered with its id.
+struct new_queued_task {
+  int pipeline_id = 0;
+  int pipeline_version = 1;
+  std::string filename;
+  std::string_view image;            ///< the upload
+  std::shared_ptr<const void> owner; ///< keeps `image` alive
+  int queue_limit = 10000;           ///< refused (overloaded) when this many are queued
+};
+
+/// A queued task claimed by this process: its row is 'processing' under `attempt`.
+struct claimed_work {
+  std::int64_t task_id = 0;
+  int pipeline_id = 0;
+  int pipeline_version = 0;
+  std::string filename;
+  int attempt = 0;
+  std::shared_ptr<const std::string> image;
+};
+using claimed_batch = std::vector<claimed_work>;
+
+/// A claimed task handed back to the queue: answered with whether the row changed.
+struct task_release {
+  std::int64_t task_id = 0;
+  int attempt = 0;
 };
 
 /// A finished answer for an API call: status and JSON body.
@@ -96,6 +136,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::plan_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_task)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_failure)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_queued_task)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::claimed_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_release)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::json_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_filter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_definition)

@@ -23,6 +23,10 @@ template <class T, class F> caf::result<T> with_db(pointer self, const char* wha
     return self->state.session->run(std::forward<F>(fn));
   } catch (const db::pipeline_gone& e) {
     return to_caf_error(make_failure(error_code::pipeline_retired, e.what()));
+  } catch (const db::queue_full& e) {
+    return to_caf_error(make_failure(error_code::overloaded,
+                                     std::string{"the queue of asynchronous tasks is full: "} +
+                                         e.what() + "; retry shortly"));
   } catch (const pqxx::foreign_key_violation&) {
     // A pipeline deleted (it had no tasks) between loading its plan and creating the task.
     return to_caf_error(make_failure(error_code::pipeline_not_found, "the pipeline was deleted"));
@@ -77,15 +81,16 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
               [self](finish_atom, const task_outcome& outcome) {
                 return write_db<bool>(
                     self, "finish", "storing a result", [&](pqxx::connection& conn) {
-                      return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data);
+                      return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data,
+                                             outcome.attempt, outcome.pipeline_version);
                     });
               }),
       metered(meter, true,
               [self](fail_atom, const task_failure& failed) {
-                return write_db<bool>(self, "fail", "storing a failure",
-                                      [&](pqxx::connection& conn) {
-                                        return db::fail_task(conn, failed.task_id, failed.error);
-                                      });
+                return write_db<bool>(
+                    self, "fail", "storing a failure", [&](pqxx::connection& conn) {
+                      return db::fail_task(conn, failed.task_id, failed.error, failed.attempt);
+                    });
               }),
       metered(meter, true,
               [self](list_atom, const task_filter& filter) {
@@ -125,6 +130,50 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                           "abandoned: still processing after " + std::to_string(min_age_seconds) +
                               " s (its gateway stopped, or a row write was lost)",
                           std::chrono::seconds(min_age_seconds));
+                    });
+              }),
+      metered(meter, true,
+              [self](enqueue_atom, const new_queued_task& task) {
+                return write_db<std::int64_t>(
+                    self, "enqueue", "queueing a task", [&](pqxx::connection& conn) {
+                      return db::enqueue_task(conn, task.pipeline_id, task.pipeline_version,
+                                              task.filename, task.image, task.queue_limit);
+                    });
+              }),
+      metered(meter, true,
+              [self](claim_atom, std::int32_t limit) {
+                return with_db<claimed_batch>(
+                    self, "claiming queued tasks", [&](pqxx::connection& conn) {
+                      claimed_batch batch;
+                      for (auto& task : db::claim_tasks(conn, limit))
+                        batch.push_back(
+                            {task.id, task.pipeline_id, task.pipeline_version,
+                             std::move(task.filename), task.attempt,
+                             std::make_shared<const std::string>(std::move(task.image))});
+                      return batch;
+                    });
+              }),
+      metered(meter, true,
+              [self](release_atom, const task_release& claim) {
+                return with_db<bool>(self, "releasing a claimed task", [&](pqxx::connection& conn) {
+                  return db::release_task(conn, claim.task_id, claim.attempt);
+                });
+              }),
+      metered(meter, true,
+              [self](requeue_atom, std::int32_t max_attempts, std::int64_t min_age_seconds) {
+                return with_db<std::int64_t>(
+                    self, "requeueing abandoned tasks", [&](pqxx::connection& conn) {
+                      auto counts = db::requeue_abandoned_tasks(
+                          conn, max_attempts,
+                          "abandoned: its process stopped during each of " +
+                              std::to_string(max_attempts) + " attempts",
+                          std::chrono::seconds(min_age_seconds));
+                      if (counts.failed > 0)
+                        log::warning("persistence", "failed " + std::to_string(counts.failed) +
+                                                        " queued task(s) abandoned " +
+                                                        std::to_string(max_attempts) + " times");
+                      db::delete_finished_inputs(conn);
+                      return counts.requeued;
                     });
               }),
       metered(meter, true,

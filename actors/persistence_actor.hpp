@@ -11,6 +11,15 @@
 ///             (sweep_atom, min_age_s)     answers: how many rows it failed that were still
 ///                                         'processing' after min_age_s (longer than any
 ///                                         request lives: a crashed gateway's, or lost writes)
+///             (enqueue_atom, new_queued_task) answers: the id of the queued task, stored with
+///                                         its upload in one statement
+///             (claim_atom, int32 limit)   answers: claimed_batch, up to `limit` queued tasks now
+///                                         'processing' under this process's name
+///             (release_atom, task_release) answers: whether the claim went back to the queue
+///             (requeue_atom, int32 max_attempts, int64 min_age_s)
+///                                         answers: how many asynchronous tasks of stopped
+///                                         processes went back to the queue (and deletes the
+///                                         uploads of finished tasks)
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
@@ -40,7 +49,11 @@ using persistence_actor =
                      caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
                      caf::replies_to<list_atom, task_filter>::with<json_reply>,
                      caf::replies_to<ping_atom>::with<bool>,
-                     caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>>;
+                     caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,
+                     caf::replies_to<claim_atom, std::int32_t>::with<claimed_batch>,
+                     caf::replies_to<release_atom, task_release>::with<bool>,
+                     caf::replies_to<requeue_atom, std::int32_t, std::int64_t>::with<std::int64_t>>;
 
 struct persistence_state {
   static inline const char* name = "persistence";

@@ -34,6 +34,14 @@ struct pipeline_services {
   /// The pipeline actors' meter, looked up once rather than per request.
   std::shared_ptr<metrics::actor_meter> pipeline_meter;
   refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
+
+  /// A row's final write that failed while the database was away is retried (with backoff) for
+  /// this long, so the row ends failed rather than 'processing'; the sweeper is the backstop.
+  std::chrono::milliseconds row_close_window{60000};
+  /// Asynchronous mode: at most this many tasks queued; told of each task queued here (a
+  /// claim_atom), so it need not wait for its next poll.
+  int async_queue_limit = 10000;
+  caf::actor async_runner;
 };
 
 using services_ptr = std::shared_ptr<pipeline_services>;

@@ -203,6 +203,16 @@ int run_serve(const std::vector<std::string>& args, role r) {
     if (settings.migrate_on_start)
       migrate(*conn);
     db::prepare_task_statements(*conn);
+    // Queued tasks of stopped processes are run again (their uploads are stored); only what
+    // cannot be rerun is failed.
+    auto requeued = db::requeue_abandoned_tasks(
+        *conn, settings.node.async.max_attempts,
+        "abandoned: its process stopped during each of " +
+            std::to_string(settings.node.async.max_attempts) + " attempts");
+    if (requeued.requeued + requeued.failed > 0)
+      log::warning("imgproc", "requeued " + std::to_string(requeued.requeued) +
+                                  " queued task(s) of stopped processes, failed " +
+                                  std::to_string(requeued.failed));
     auto abandoned = db::fail_abandoned_tasks(
         *conn, "interrupted: the service stopped before the task finished");
     if (abandoned > 0)

@@ -87,6 +87,14 @@ option_set make_options(role r) {
                 : "jobs this process runs itself at once (0: only worker nodes run jobs)"})
       .add({"queue-limit", "IMGPROC_QUEUE_LIMIT", "256",
             "jobs that may wait for a free node; beyond it requests get 503 with Retry-After"})
+      .add({"async-concurrency", "IMGPROC_ASYNC_CONCURRENCY", "8",
+            "queued tasks (POST ?async=true) this process claims and runs at once; 0: claims none"})
+      .add({"async-queue-limit", "IMGPROC_ASYNC_QUEUE_LIMIT", "10000",
+            "queued tasks beyond which POST ?async=true gets 503 with Retry-After"})
+      .add({"async-poll-ms", "IMGPROC_ASYNC_POLL_MS", "200",
+            "how often the queue is checked for tasks queued by other processes"})
+      .add({"async-max-attempts", "IMGPROC_ASYNC_MAX_ATTEMPTS", "3",
+            "claims of a queued task whose process died each time before it is failed"})
       .add({"node-name", "IMGPROC_NODE_NAME", "", "this node's name in /cluster (host-pid)"})
       .add({"cluster-host", "IMGPROC_CLUSTER_HOST", "127.0.0.1",
             "address the cluster port binds to (loopback unless set; 0.0.0.0 for all)"})
@@ -181,6 +189,11 @@ serve_settings read_serve_settings(const option_set& o, role r) {
   // gateway has no connection left was abandoned.
   n.sweep.min_age = std::chrono::duration_cast<std::chrono::seconds>(
       s.http.request_timeout + 2 * n.db_statement_timeout + std::chrono::seconds(10));
+  n.async.concurrency = static_cast<int>(o.get_int("async-concurrency", 0, 100000));
+  n.async_queue_limit = static_cast<int>(o.get_int("async-queue-limit", 1, 100000000));
+  n.async.poll = std::chrono::milliseconds(o.get_int("async-poll-ms", 10, 600000));
+  n.async.max_attempts = static_cast<int>(o.get_int("async-max-attempts", 1, 1000));
+  n.async.deadline = s.http.request_timeout;
   n.node_name = o.get("node-name").empty() ? default_node_name() : o.get("node-name");
   n.capacity = static_cast<int>(o.get_int("capacity", 0, 100000));
   n.queue_limit = static_cast<std::size_t>(o.get_int("queue-limit", 0, 1000000));

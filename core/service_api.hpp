@@ -21,6 +21,7 @@ struct http_reply {
   int status = 200;
   std::string body;        ///< JSON text
   std::string retry_after; ///< seconds, sent as Retry-After when not empty
+  std::string location;    ///< sent as Location when not empty (202 for a queued task)
   std::string node;        ///< the node that ran the image work, for the request log line
 };
 
@@ -41,6 +42,8 @@ struct process_request {
   std::shared_ptr<const void> owner; ///< keeps `image` alive
   std::chrono::steady_clock::time_point deadline;
   std::string request_id; ///< the X-Request-Id the answer carries, for log lines
+  /// Queue the task (202 once it and its upload are committed) instead of running it now.
+  bool async = false;
 };
 
 /// GET /tasks filters, already checked by the front-end.

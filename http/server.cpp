@@ -97,6 +97,8 @@ void finish(exchange& ex, const http_reply& reply, const char* content_type = "a
   response.append_header("X-Request-Id", ex.id);
   if (!reply.retry_after.empty())
     response.append_header(restinio::http_field::retry_after, reply.retry_after);
+  if (!reply.location.empty())
+    response.append_header(restinio::http_field::location, reply.location);
   response.set_body(reply.body);
   response.done();
 }
@@ -257,6 +259,16 @@ struct http_server::impl {
         auto value = (*query)["pipeline_id"];
         query_id = std::string_view{value.data(), value.size()};
       }
+      bool async = false;
+      if (query->has("async")) {
+        auto value = (*query)["async"];
+        std::string_view flag{value.data(), value.size()};
+        if (flag == "true" || flag == "1")
+          async = true;
+        else if (flag != "false" && flag != "0")
+          return answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                         "async must be true or false")));
+      }
       auto content_type = req->header().get_field_or(restinio::http_field::content_type, "");
       auto upload = parse_process_upload(content_type, req->body(), query_id);
       if (!upload)
@@ -278,6 +290,10 @@ struct http_server::impl {
                                 "image is " + std::to_string(header->width) + "x" +
                                     std::to_string(header->height) + " pixels, over the limit of " +
                                     std::to_string(settings.max_image_pixels) + " pixels")));
+      } else if (async) {
+        // A queued upload is decoded later, with no client waiting to hear it was unreadable.
+        return answer_now(ex, error_reply(make_failure(error_code::undecodable_image,
+                                                       "the JPEG header cannot be read")));
       }
       process_request work;
       work.pipeline_id = upload->pipeline_id;
@@ -287,6 +303,7 @@ struct http_server::impl {
       work.image = upload->image;
       work.owner = req; // keeps the body, and so `image`, alive
       work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
+      work.async = async;
       service.process(std::move(work), std::make_shared<restinio_reply>(ex));
       return restinio::request_accepted();
     });
@@ -346,9 +363,10 @@ struct http_server::impl {
       }
       if (query->has("status")) {
         auto status = text("status");
-        if (status != "processing" && status != "detected" && status != "undetected" &&
-            status != "processed" && status != "failed")
-          return bad("status must be processing, detected, undetected, processed or failed");
+        if (status != "queued" && status != "processing" && status != "detected" &&
+            status != "undetected" && status != "processed" && status != "failed")
+          return bad(
+              "status must be queued, processing, detected, undetected, processed or failed");
         filter.status = status;
       }
       if (query->has("limit")) {
