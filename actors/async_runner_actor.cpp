@@ -40,6 +40,11 @@ private:
   caf::actor runner_;
 };
 
+void report_running(pointer self) {
+  if (auto* metrics = process_metrics())
+    metrics->async_running(self->state.in_flight);
+}
+
 void start_run(pointer self, claimed_work work) {
   auto& st = self->state;
   process_request request;
@@ -73,8 +78,11 @@ void claim(pointer self) {
                     [self](claimed_batch& batch) {
                       // Runs that finish claim more; an empty queue is looked at next tick.
                       self->state.claiming = false;
+                      if (auto* metrics = process_metrics(); metrics && !batch.empty())
+                        metrics->async_tasks("claimed", batch.size());
                       for (auto& work : batch)
                         start_run(self, std::move(work));
+                      report_running(self);
                     }),
             metered(st.meter, false, [self](caf::error&) {
               // The persistence actor logged why; the next tick tries again.
@@ -90,6 +98,8 @@ void requeue_abandoned(pointer self) {
       .then(metered(st.meter, false,
                     [self](std::int64_t requeued) {
                       if (requeued > 0) {
+                        if (auto* metrics = process_metrics())
+                          metrics->async_tasks("requeued", static_cast<std::size_t>(requeued));
                         log::warning("async", "requeued " + std::to_string(requeued) +
                                                   " task(s) of stopped processes");
                         claim(self);
@@ -117,10 +127,12 @@ caf::behavior async_runner(pointer self, services_ptr services, async_settings s
               [self](done_atom, int status) {
                 auto& st = self->state;
                 --st.in_flight;
+                report_running(self);
                 // Released for lack of capacity: let the nodes catch up before claiming again.
-                if (status == 503)
+                // (or the database is away): either way, claiming more now would not help.
+                if (status == 503) {
                   st.paused_until = std::chrono::steady_clock::now() + 5 * st.settings.poll;
-                else
+                } else
                   claim(self);
               }),
       metered(st.meter, false,

@@ -134,7 +134,9 @@ void release_claim(pointer self, failure why) {
   self->request(self->state.services->persistence.pick(), self->state.services->db_timeout,
                 release_atom::value, claim)
       .then(metered(self->state.meter, false,
-                    [self, why](bool) {
+                    [self, why](bool released) {
+                      if (auto* metrics = process_metrics(); metrics && released)
+                        metrics->async_tasks("released");
                       answer_failure(self, why);
                       self->quit();
                     }),

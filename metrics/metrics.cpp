@@ -697,6 +697,11 @@ struct registry::impl {
         dispatch_rejected(counter("imgproc_dispatch_rejected_total", "Jobs refused by dispatch."),
                           {"reason"}),
         nodes_up(gauge("imgproc_cluster_nodes_up", "Worker nodes reachable.").Add({})),
+        async_tasks(counter("imgproc_async_tasks_total",
+                            "Asynchronous tasks claimed, released or requeued by this process."),
+                    {"event"}),
+        async_running(
+            gauge("imgproc_async_running", "Claimed asynchronous tasks running now.").Add({})),
         out_messages(counter("caf_middleman_outbound_messages_total",
                              "Job and result messages sent to other nodes.")
                          .Add({})),
@@ -758,6 +763,8 @@ struct registry::impl {
   Gauge& dispatch_in_flight;
   series<Counter> dispatch_rejected;
   Gauge& nodes_up;
+  series<Counter> async_tasks;
+  Gauge& async_running;
   Counter& out_messages;
   Counter& out_bytes;
   Counter& in_messages;
@@ -848,6 +855,14 @@ void registry::dispatch_state(std::size_t queue_length, std::size_t in_flight) {
 
 void registry::dispatch_rejected(const std::string& reason) {
   impl_->dispatch_rejected.at({reason}).Increment();
+}
+
+void registry::async_tasks(const std::string& event, std::size_t count) {
+  impl_->async_tasks.at({event}).Increment(static_cast<double>(count));
+}
+
+void registry::async_running(int count) {
+  impl_->async_running.Set(count);
 }
 
 void registry::nodes_up(std::size_t count) {

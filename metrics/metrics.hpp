@@ -88,6 +88,11 @@ public:
   void dispatch_rejected(const std::string& reason);
   /// imgproc_cluster_nodes_up{node} (gauge, on a gateway)
   void nodes_up(std::size_t count);
+  /// imgproc_async_tasks_total{node,event}: event claimed|released|requeued (asynchronous
+  /// tasks this process claimed, put back for lack of capacity, or requeued from dead processes)
+  void async_tasks(const std::string& event, std::size_t count = 1);
+  /// imgproc_async_running{node} (gauge): claimed tasks this process runs now
+  void async_running(int count);
 
   // -- node links -----------------------------------------------------------------------------
   /// caf_middleman_outbound_messages_total{node}, caf_middleman_outbound_bytes_total{node},
