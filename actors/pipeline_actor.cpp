@@ -351,8 +351,15 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
       .then(metered(self->state.meter, false,
                     [self](plan_ptr& plan) { on_plan(self, std::move(plan)); }),
             metered(self->state.meter, false, [self](caf::error& err) {
-              if (self->state.phase == pipeline_phase::loading)
-                fail(self, from_caf_error(err));
+              if (self->state.phase != pipeline_phase::loading)
+                return;
+              auto why = from_caf_error(err);
+              // A claimed task that cannot even load its plan now (database away) is not at
+              // fault: it goes back to the queue rather than failing.
+              if (self->state.mode == pipeline_mode::run_claimed &&
+                  why.code == error_code::database_unavailable)
+                return release_claim(self, std::move(why));
+              fail(self, std::move(why));
             }));
 
   return {

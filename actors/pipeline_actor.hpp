@@ -29,7 +29,8 @@
 //   run_claimed  a queued task the async runner claimed: plan, run, finish the row under the
 //                claim's attempt number, tell the runner. No client waits, so a final write that
 //                fails is retried as it is (the result is still true), and a job refused for lack
-//                of capacity goes back to the queue instead of failing.
+//                of capacity, or a plan the database cannot give now, goes back to the queue
+//                instead of failing.
 
 #include "actors/metered.hpp"
 #include "actors/pipeline_services.hpp"

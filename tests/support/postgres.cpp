@@ -71,8 +71,10 @@ std::string with_database(const std::string& dsn, const std::string& database) {
          (path_end == std::string::npos ? "" : dsn.substr(path_end));
 }
 
-scratch_database::scratch_database()
-    : admin_dsn_(testing::admin_dsn()), name_(unique_database_name()),
+scratch_database::scratch_database() : scratch_database(testing::admin_dsn()) {}
+
+scratch_database::scratch_database(std::string admin_dsn)
+    : admin_dsn_(std::move(admin_dsn)), name_(unique_database_name()),
       dsn_(with_database(admin_dsn_, name_)) {
   pqxx::connection conn{admin_dsn_};
   // CREATE DATABASE cannot run inside a transaction block.
@@ -88,6 +90,65 @@ scratch_database::~scratch_database() {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scratch_database: could not drop %s: %s\n", name_.c_str(), e.what());
   }
+}
+
+} // namespace imgproc::testing
+
+namespace imgproc::testing {
+
+private_postgres::private_postgres(std::string script) : script_(std::move(script)) {
+  // Short: the server's socket path (DIR/socket/.s.PGSQL.5432) must stay under 100 characters.
+  char pattern[] = "/tmp/imgproc-pg-XXXXXX";
+  if (!::mkdtemp(pattern))
+    throw std::runtime_error("private_postgres: mkdtemp failed");
+  dir_ = pattern;
+  try {
+    start();
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+    throw;
+  }
+}
+
+private_postgres::~private_postgres() {
+  try {
+    run("stop");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "private_postgres: %s\n", e.what());
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void private_postgres::start() {
+  auto out = run("start");
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  if (out.rfind("postgresql://", 0) != 0)
+    throw std::runtime_error("private_postgres: unexpected output of start: " + out);
+  admin_dsn_ = out;
+}
+
+void private_postgres::stop() {
+  run("stop");
+}
+
+std::string private_postgres::run(const std::string& command) {
+  // The directory is ours (mkdtemp: plain characters); the script path is single-quoted.
+  std::string line = "PRIVATE_PG_FAST=1 '" + script_ + "' " + command + " '" + dir_ + "'";
+  FILE* pipe = ::popen(line.c_str(), "re");
+  if (!pipe)
+    throw std::runtime_error("private_postgres: cannot run " + line);
+  std::string out;
+  char buffer[512];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
+    out.append(buffer, n);
+  int status = ::pclose(pipe);
+  if (status != 0)
+    throw std::runtime_error("private_postgres: '" + line + "' failed (status " +
+                             std::to_string(status) + ")");
+  return out;
 }
 
 } // namespace imgproc::testing

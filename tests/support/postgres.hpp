@@ -31,6 +31,8 @@ public:
   /// Creates imgproc_t_<pid>_<counter>_<random> on the admin_dsn() server.
   /// Throws std::runtime_error or pqxx exceptions if that fails.
   scratch_database();
+  /// The same on the server `admin_dsn` names (e.g. a private_postgres of the test's own).
+  explicit scratch_database(std::string admin_dsn);
   /// Drops the database WITH (FORCE), ending connections the test left open. Reports but does
   /// not throw on failure.
   ~scratch_database();
@@ -47,6 +49,39 @@ private:
   std::string admin_dsn_;
   std::string name_;
   std::string dsn_;
+};
+
+/// A PostgreSQL server of the test's own, for tests that stop and start the server while the
+/// service runs (the shared ctest fixture server must never be restarted): `script` (the
+/// repository's scripts/private-postgres) on a fresh directory under /tmp, with
+/// PRIVATE_PG_FAST=1 (throwaway data). start() and stop() wait until the script has finished:
+/// the server accepts connections after start(), and is gone after stop().
+class private_postgres {
+public:
+  /// Makes the directory and starts the server. Throws std::runtime_error if it does not start.
+  explicit private_postgres(std::string script);
+  /// Stops the server (if running) and removes the directory. Reports but does not throw.
+  ~private_postgres();
+  private_postgres(const private_postgres&) = delete;
+  private_postgres& operator=(const private_postgres&) = delete;
+
+  /// `private-postgres start DIR` (fine when already running). Throws if it fails.
+  void start();
+  /// `private-postgres stop DIR`: a fast shutdown, which ends every connection. Throws if it
+  /// fails.
+  void stop();
+
+  /// A DSN with rights to create databases on this server (its "imgproc" database).
+  const std::string& admin_dsn() const { return admin_dsn_; }
+  const std::string& dir() const { return dir_; }
+
+private:
+  /// Runs the script with `command`; returns its stdout. Throws on a non-zero exit.
+  std::string run(const std::string& command);
+
+  std::string script_;
+  std::string dir_;
+  std::string admin_dsn_;
 };
 
 } // namespace imgproc::testing

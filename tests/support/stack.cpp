@@ -39,7 +39,9 @@ std::string option_name(const std::string& arg) {
   return arg.substr(0, arg.find('='));
 }
 
-service_stack::service_stack(stack_options options) : options_(std::move(options)) {
+service_stack::service_stack(stack_options options)
+    : options_(std::move(options)),
+      db_(options_.admin_dsn.empty() ? admin_dsn() : options_.admin_dsn) {
   if (options_.start_ml_mock) {
     std::ostringstream probability;
     probability << options_.detect_probability;

@@ -29,6 +29,9 @@ struct stack_options {
   std::vector<std::string> imgproc_args;
   /// Start ml_mock at all (not needed when --ml-url points elsewhere).
   bool start_ml_mock = true;
+  /// The PostgreSQL server the scratch database is made on, as a DSN with rights to create
+  /// databases (e.g. private_postgres::admin_dsn()); empty: the shared test server (admin_dsn()).
+  std::string admin_dsn;
 };
 
 class service_stack {
