@@ -7,6 +7,7 @@
 #include "core/jpeg_decoder.hpp"
 #include "core/task_json.hpp"
 #include "core/upload.hpp"
+#include "http/guarded_socket.hpp"
 #include "http/static_assets.hpp"
 #include "http/upload_parser.hpp"
 #include "metrics/metrics.hpp"
@@ -26,6 +27,8 @@ using router_t = restinio::router::express_router_t<>;
 
 struct server_traits : restinio::default_traits_t {
   using request_handler_t = router_t;
+  /// Answers requests over RESTinio's transport caps, which RESTinio itself would drop unanswered.
+  using stream_socket_t = guarded_socket;
   static constexpr bool use_connection_count_limiter = true;
 };
 
@@ -170,10 +173,8 @@ std::optional<int> route_id(const restinio::router::route_params_t& params, cons
   return *id;
 }
 
-/// Every handler runs inside this, with its exchange: an exception escaping a RESTinio handler
-/// would drop the connection without a response.
-/// The request target and header limits: RESTinio's own caps (set higher) close the connection
-/// without a word, so the answer a client can read comes from here.
+/// The request target and header limits. RESTinio's own caps are set higher: a request a little
+/// over a limit is answered here, one over RESTinio's caps by the guarded socket.
 struct header_limits {
   std::size_t max_url_bytes = 8192;
   std::size_t max_header_bytes = 32768;
@@ -196,6 +197,8 @@ std::optional<failure> refuse_oversized(const restinio::request_handle_t& req,
   return std::nullopt;
 }
 
+/// Every handler runs inside this, with its exchange: an exception escaping a RESTinio handler
+/// would drop the connection without a response.
 template <class F>
 restinio::request_handling_status_t guarded(const restinio::request_handle_t& req,
                                             metrics::registry* metrics, std::string route,
@@ -223,6 +226,34 @@ restinio::request_handling_status_t guarded(const restinio::request_handle_t& re
   } catch (...) {
     return restinio::request_rejected();
   }
+}
+
+/// The method as the log shows it: a short token, else "?".
+std::string loggable_method(const std::string& method) {
+  if (method.empty() || !std::all_of(method.begin(), method.end(),
+                                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '-'; }))
+    return "?";
+  return method;
+}
+
+/// Requests over RESTinio's transport caps are answered by the socket (http/guarded_socket.hpp)
+/// before any handler: named against the service's limits, counted with the other answers under
+/// route "-", and logged like them.
+guard_settings transport_guard(const http_settings& s, metrics::registry* metrics) {
+  guard_settings guard;
+  guard.limits.service_url_bytes = s.max_url_bytes;
+  guard.limits.service_header_bytes = s.max_header_bytes;
+  guard.limits.service_body_bytes = s.max_upload_bytes;
+  guard.on_refusal = [metrics](const guard_refusal& refusal) {
+    if (metrics)
+      metrics->http_request("-", refusal.status, 0.0);
+    log::info("request",
+              "id=- method=" + loggable_method(refusal.method) +
+                  " route=- status=" + std::to_string(refusal.status) +
+                  " duration_ms=0.0 peer=" + (refusal.peer.empty() ? "-" : refusal.peer) +
+                  " detail=\"" + refusal.detail + "\"");
+  };
+  return guard;
 }
 
 } // namespace
@@ -538,16 +569,18 @@ http_server::~http_server() {
 
 void http_server::start() {
   auto& s = impl_->settings;
-  // RESTinio closes the connection without an answer when a body exceeds its own cap, so its cap
-  // sits a little above ours: an upload somewhat over the limit still gets a proper 413. RESTinio
-  // reserves the declared Content-Length up front, so the margin is kept small.
+  // RESTinio's own caps (the transport caps) sit above the service's limits, so that a request a
+  // little over a limit reaches its handler, which answers it. RESTinio would close the connection
+  // without an answer on a request over its caps; the guarded socket answers those (413, 414,
+  // 431) from the same caps. RESTinio reserves the declared Content-Length up front, so the body
+  // cap stays close to the upload limit: it bounds memory per connection.
   auto transport_cap = s.max_upload_bytes + (1u << 20);
   auto settings =
       restinio::server_settings_t<server_traits>{}
           .address(s.host)
           .port(s.port)
           .request_handler(impl_->make_router())
-          .max_pipelined_requests(1)
+          .max_pipelined_requests(1) // the guarded socket needs it
           .read_next_http_message_timelimit(s.read_timeout)
           .write_http_response_timelimit(std::chrono::seconds(10))
           .handle_request_timeout(s.handle_timeout)
@@ -555,10 +588,11 @@ void http_server::start() {
           .incoming_http_msg_limits(
               restinio::incoming_http_msg_limits_t{}
                   .max_body_size(transport_cap)
-                  // Twice ours: requests a little over our limits still get a JSON answer.
+                  // Twice ours: requests a little over our limits reach their handlers.
                   .max_url_size(2 * s.max_url_bytes)
                   .max_field_value_size(2 * s.max_header_bytes)
                   .max_field_name_size(2 * s.max_header_bytes))
+          .request_guard(transport_guard(s, impl_->metrics))
           .acceptor_post_bind_hook([this](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
             impl_->bound_port = acceptor.local_endpoint().port();
           });
