@@ -19,6 +19,7 @@
 #include <random>
 #include <regex>
 #include <restinio/all.hpp>
+#include <vector>
 
 namespace imgproc {
 namespace {
@@ -609,7 +610,13 @@ void http_server::stop() {
   if (impl_ && impl_->server) {
     impl_->server->stop();
     impl_->server->wait();
-    impl_->server.reset();
+    // Not destroyed: RESTinio 0.6.16 frees its acceptor, which owns the connection-count
+    // limiter, before its io_context, whose destructor then destroys the connections still open
+    // and has them update the freed limiter (a use-after-free ASan caught at shutdown; upstream
+    // Stiffstream/restinio#246). The threads have stopped and the process is about to exit, so
+    // the stopped server is parked, reachable, until exit; its sockets close with the process.
+    static auto* parked = new std::vector<running_server>();
+    parked->push_back(std::move(impl_->server));
   }
 }
 

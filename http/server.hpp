@@ -45,7 +45,8 @@ public:
 
   /// Binds and starts serving; throws std::runtime_error if the address cannot be bound.
   void start();
-  /// Stops accepting and closes connections; waits for the I/O threads.
+  /// Stops accepting and waits for the I/O threads. Meant for process exit: the stopped server
+  /// is kept until the process ends (a RESTinio 0.6.16 shutdown bug, see server.cpp).
   void stop();
   std::uint16_t port() const;
 
