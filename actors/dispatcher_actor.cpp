@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <cctype>
@@ -78,6 +79,7 @@ void count_rejection(pointer self, const char* reason) {
     metrics->dispatch_rejected(reason);
 }
 void place(pointer self, job_id id, dispatch_table::decision decision, bool retry);
+void refuse_queued_without_nodes(pointer self);
 
 void publish_admission(pointer self) {
   const auto& table = self->state.table;
@@ -119,6 +121,20 @@ void retry_elsewhere(pointer self, job_id id, const std::string& why) {
   pump(self);
 }
 
+/// The node takes no new jobs (it is leaving): its running jobs finish there. Idempotent.
+void drain(pointer self, node_id node) {
+  auto& st = self->state;
+  auto n = st.nodes.find(node);
+  if (n == st.nodes.end() || n->second.draining)
+    return;
+  st.table.drain_node(node);
+  n->second.draining = true;
+  log::info("dispatcher",
+            "node " + n->second.info.name + " is leaving: no new jobs, finishing its own");
+  refuse_queued_without_nodes(self);
+  publish_admission(self);
+}
+
 void send_to(pointer self, job_id id, node_id node) {
   auto& st = self->state;
   auto job_it = st.jobs.find(id);
@@ -143,30 +159,38 @@ void send_to(pointer self, job_id id, node_id node) {
   auto node_name = node_it->second.info.name;
   // The expire timer answers at the deadline; this timeout only clears the pending request.
   self->request(node_it->second.handle, left + std::chrono::seconds(1), run_atom::value, entry.job)
-      .then(metered(self->state.meter, false,
-                    [self, id, attempt](node_result& result) {
-                      auto it = self->state.jobs.find(id);
-                      if (it == self->state.jobs.end() || it->second.attempt != attempt)
-                        return; // a stale answer: the job was re-sent or has expired
-                      self->state.table.complete(id, true);
-                      it->second.promise.deliver(std::move(result));
-                      self->state.jobs.erase(it);
-                      pump(self);
-                    }),
-            metered(self->state.meter, false, [self, id, attempt, node_name](caf::error& err) {
-              auto it = self->state.jobs.find(id);
-              if (it == self->state.jobs.end() || it->second.attempt != attempt)
-                return;
-              if (err.category() == error_category) {
-                // The node ran the job and it failed (a bad image, the ML service down): final.
-                self->state.table.complete(id, false);
-                give_up(self, id, from_caf_error(err));
-                pump(self);
-                return;
-              }
-              retry_elsewhere(
-                  self, id, "node " + node_name + " did not answer (" + caf::to_string(err) + ")");
-            }));
+      .then(
+          metered(self->state.meter, false,
+                  [self, id, attempt](node_result& result) {
+                    auto it = self->state.jobs.find(id);
+                    if (it == self->state.jobs.end() || it->second.attempt != attempt)
+                      return; // a stale answer: the job was re-sent or has expired
+                    self->state.table.complete(id, true);
+                    it->second.promise.deliver(std::move(result));
+                    self->state.jobs.erase(it);
+                    pump(self);
+                  }),
+          metered(self->state.meter, false, [self, id, attempt, node, node_name](caf::error& err) {
+            auto it = self->state.jobs.find(id);
+            if (it == self->state.jobs.end() || it->second.attempt != attempt)
+              return;
+            if (err == caf::sec::request_receiver_down) {
+              // The job never ran there: the node refused it because it is leaving (its leave
+              // may reach us only after this answer) or its actor is gone. Drain the node first,
+              // or the least-loaded pick sends the job straight back to it, and do not count the
+              // send: bouncing off a leaving node max_attempts times would answer the client 500.
+              drain(self, node);
+              it->second.sends -= 1;
+            } else if (err.category() == error_category) {
+              // The node ran the job and it failed (a bad image, the ML service down): final.
+              self->state.table.complete(id, false);
+              give_up(self, id, from_caf_error(err));
+              pump(self);
+              return;
+            }
+            retry_elsewhere(self, id,
+                            "node " + node_name + " did not answer (" + caf::to_string(err) + ")");
+          }));
 }
 
 void place(pointer self, job_id id, dispatch_table::decision decision, bool retry) {
@@ -339,14 +363,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
                 auto it = st.node_by_address.find(node.address());
                 if (it == st.node_by_address.end())
                   return false;
-                st.table.drain_node(it->second);
-                refuse_queued_without_nodes(self);
-                publish_admission(self);
-                if (auto n = st.nodes.find(it->second); n != st.nodes.end()) {
-                  n->second.draining = true;
-                  log::info("dispatcher", "node " + n->second.info.name +
-                                              " is leaving: no new jobs, finishing its own");
-                }
+                drain(self, it->second);
                 return true;
               }),
       metered(meter, false,
