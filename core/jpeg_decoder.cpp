@@ -62,7 +62,37 @@ std::optional<jpeg_header> read_jpeg_header(std::string_view bytes) {
   return std::nullopt;
 }
 
+int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target) {
+  if (!target.enabled())
+    return 1;
+  for (int factor : {8, 4, 2})
+    if (width / factor >= target.min_width && height / factor >= target.min_height)
+      return factor;
+  return 1;
+}
+
+namespace {
+
+int imread_flags(int factor) {
+  switch (factor) {
+    case 2:
+      return cv::IMREAD_REDUCED_COLOR_2;
+    case 4:
+      return cv::IMREAD_REDUCED_COLOR_4;
+    case 8:
+      return cv::IMREAD_REDUCED_COLOR_8;
+    default:
+      return cv::IMREAD_COLOR;
+  }
+}
+
+} // namespace
+
 result<cv::Mat> jpeg_decoder::decode(std::string_view bytes) const {
+  return decode(bytes, jpeg_reduce_target{});
+}
+
+result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target target) const {
   if (!looks_like_jpeg(bytes))
     return make_failure(error_code::unsupported_media_type,
                         "image_file is not a JPEG (it does not start with a JPEG marker)");
@@ -85,7 +115,11 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes) const {
     // A header over the upload, like numpy.frombuffer: no copy of the bytes.
     const cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8UC1,
                           const_cast<char*>(bytes.data()));
-    cv::Mat image = cv::imdecode(wrapped, cv::IMREAD_COLOR);
+    int factor = jpeg_reduction_factor(header->width, header->height, target);
+    cv::Mat image = cv::imdecode(wrapped, imread_flags(factor));
+    if (factor > 1 && !image.empty() &&
+        (image.cols < target.min_width || image.rows < target.min_height))
+      image = cv::imdecode(wrapped, cv::IMREAD_COLOR); // EXIF rotation swapped the sides
     if (image.empty())
       return make_failure(error_code::undecodable_image, "image_file could not be decoded as JPEG");
     return image;

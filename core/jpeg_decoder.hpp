@@ -29,6 +29,20 @@ bool looks_like_jpeg(std::string_view bytes);
 /// before the frame header.
 std::optional<jpeg_header> read_jpeg_header(std::string_view bytes);
 
+/// The smallest decoded size a caller can use: with a non-zero side, decode() may let libjpeg scale
+/// the image down by 2, 4 or 8 while the decoded sides stay at least this large. 0 on a side means
+/// no constraint on that side; both 0 (the default) means a full-size decode.
+struct jpeg_reduce_target {
+  int min_width = 0;
+  int min_height = 0;
+
+  bool enabled() const { return min_width > 0 || min_height > 0; }
+};
+
+/// The largest libjpeg scale-down (8, 4 or 2) that keeps width/factor >= min_width and
+/// height/factor >= min_height (integer division), else 1 (full size).
+int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target);
+
 struct jpeg_decoder_settings {
   std::uint64_t max_pixels = 50'000'000; ///< about 50 megapixels
   int min_side = 1;
@@ -41,6 +55,12 @@ public:
   /// Decodes to 8-bit BGR. Fails with unsupported_media_type (not a JPEG), image_too_large
   /// (declared dimensions over the limit) or undecodable_image.
   result<cv::Mat> decode(std::string_view bytes) const;
+
+  /// As decode(), but at 1/2, 1/4 or 1/8 scale (cv::IMREAD_REDUCED_COLOR_2/4/8) when the declared
+  /// dimensions allow it, per jpeg_reduction_factor(); the limits apply to the declared size. If
+  /// the decoded image still comes out under the target (EXIF rotation swapped the sides), it is
+  /// decoded again at full size. A disabled target decodes exactly as decode().
+  result<cv::Mat> decode(std::string_view bytes, jpeg_reduce_target target) const;
 
   const jpeg_decoder_settings& settings() const { return settings_; }
 

@@ -231,14 +231,23 @@ void register_default_steps(step_registry& registry) {
   registry.add({"decode_jpeg",
                 "Decode JPEG",
                 "Wraps the uploaded bytes without copying and decodes them to an 8-bit BGR image "
-                "(cv::imdecode); the declared dimensions are checked first.",
+                "(cv::imdecode); the declared dimensions are checked first. With reduce_to_width "
+                "or reduce_to_height set, libjpeg decodes at 1/2, 1/4 or 1/8 scale when both "
+                "decoded sides stay at least that large (cheaper for a later downscale).",
                 stage_kind::decode,
                 value_kind::jpeg_bytes,
                 value_kind::image,
-                {},
-                [](const nlohmann::json&) -> step_fn {
-                  return [](stage_resources& res, payload& data) -> status {
-                    auto image = res.decoder->decode(data.bytes);
+                {integer_param("reduce_to_width", 0, 0, max_side,
+                               "decode at reduced scale (1/2, 1/4, 1/8) while the decoded width "
+                               "stays >= this; 0: no constraint (both 0: full-size decode)"),
+                 integer_param("reduce_to_height", 0, 0, max_side,
+                               "decode at reduced scale (1/2, 1/4, 1/8) while the decoded height "
+                               "stays >= this; 0: no constraint (both 0: full-size decode)")},
+                [](const nlohmann::json& p) -> step_fn {
+                  jpeg_reduce_target target{p["reduce_to_width"].get<int>(),
+                                            p["reduce_to_height"].get<int>()};
+                  return [target](stage_resources& res, payload& data) -> status {
+                    auto image = res.decoder->decode(data.bytes, target);
                     if (!image)
                       return image.error();
                     data.image = std::move(image.value());

@@ -78,7 +78,7 @@ TEST_F(step_catalogue_test, describes_kinds_and_their_value_types) {
   EXPECT_EQ(detect["input"], "base64_text");
   EXPECT_EQ(detect["output"], "detection");
   EXPECT_EQ(step("decode_jpeg")["stage"], "decode");
-  EXPECT_EQ(step("decode_jpeg")["params"], nlohmann::json::array());
+  EXPECT_EQ(step("decode_jpeg")["params"].size(), 2u); // reduce_to_width, reduce_to_height
   EXPECT_EQ(step("encode")["output"], "encoded_bytes");
   EXPECT_EQ(step("grayscale")["stage"], "transform");
 }
@@ -116,6 +116,13 @@ TEST_F(step_catalogue_test, gives_bounds_defaults_and_choices) {
   const auto& sigma = param("gaussian_blur", "sigma");
   EXPECT_EQ(sigma["type"], "number");
   EXPECT_EQ(sigma["maximum"], 100);
+
+  const auto& reduce = param("decode_jpeg", "reduce_to_width");
+  EXPECT_EQ(reduce["type"], "integer");
+  EXPECT_EQ(reduce["default"], 0); // off: a full-size decode
+  EXPECT_EQ(reduce["minimum"], 0);
+  EXPECT_EQ(reduce["maximum"], 16384);
+  EXPECT_EQ(param("decode_jpeg", "reduce_to_height")["default"], 0);
 
   const auto& confidence = param("detect", "min_confidence");
   EXPECT_EQ(confidence["type"], "number");
