@@ -121,6 +121,37 @@ TEST(async, a_full_queue_answers_503_with_retry_after) {
   EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks"), 3);
 }
 
+TEST(async, a_task_no_node_can_run_goes_back_to_the_queue_uncounted_and_runs_later) {
+  // No node runs jobs (capacity 0, no workers): every claim is refused by the dispatcher.
+  service_stack stack{with_args({"--capacity=0", "--async-poll-ms=50"})};
+  auto response = upload(stack, "/process-image?pipeline_id=1&async=true", make_jpeg(64, 64, 3));
+  ASSERT_EQ(response.status, 202) << response.body;
+  const auto id = std::to_string(parse_body(response)["id"].get<std::int64_t>());
+
+  // Claimed, refused, released: seen in the metrics, and the row is queued again, its attempt
+  // not counted (not failed, as a refusal would otherwise leave it).
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  std::string metrics;
+  const std::regex released{R"(imgproc_async_tasks_total\{[^}]*event="released"[^}]*\} [1-9])"};
+  while (std::chrono::steady_clock::now() < give_up &&
+         !std::regex_search(metrics = get(stack.url("/metrics")).body, released))
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(std::regex_search(metrics, released)) << metrics.substr(0, 2000);
+  EXPECT_EQ(await_count(stack.dsn(),
+                        "SELECT count(*) FROM tasks WHERE status = 'queued' AND attempts = 0 "
+                        "AND id = " +
+                            id,
+                        1, 5s),
+            1);
+
+  // A process that can run it (as when a node joins) takes it to a result.
+  stack.restart_imgproc({"--capacity=2"});
+  auto final_body = await_final(stack.url("/tasks/" + id), 20s);
+  EXPECT_TRUE(final_body.value("status", "") == "detected" ||
+              final_body.value("status", "") == "undetected")
+      << final_body;
+}
+
 // The asynchronous scenario of the fault suite (docs/faults.md): processes that share the queue
 // are killed with tasks in hand, and a restarted one finishes everything exactly once.
 TEST(async, processes_share_the_queue_and_kill_9_loses_and_duplicates_nothing) {
