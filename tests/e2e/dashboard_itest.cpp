@@ -11,12 +11,11 @@
 // <build>/test-artifacts/dashboard.png.
 
 #include "tests/e2e/helpers.hpp"
+#include "tests/support/fault_report.hpp"
 
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
 #include <fstream>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -29,17 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
-
-/// The build directory: the parent of the directory the test binary is in (build/bin).
-std::string build_dir() {
-  char self[4096];
-  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0)
-    throw std::runtime_error("cannot read /proc/self/exe");
-  std::string path{self, static_cast<std::size_t>(n)};
-  auto bin = path.substr(0, path.rfind('/'));
-  return bin.substr(0, bin.rfind('/'));
-}
 
 /// `name` found on PATH, or "" if it is not there.
 std::string find_program(const std::string& name) {
@@ -144,9 +132,7 @@ TEST(dashboard, shows_live_node_and_actor_figures_in_a_browser) {
   const char* allow_env = std::getenv("IMGPROC_DASHBOARD_ALLOW_NO_METRICS");
   const bool need_metrics = !(allow_env && std::string{allow_env} == "1");
 
-  const std::string artifacts = build_dir() + "/test-artifacts";
-  if (::mkdir(artifacts.c_str(), 0755) != 0 && errno != EEXIST)
-    FAIL() << "cannot create " << artifacts;
+  const std::string artifacts = test_artifacts_dir();
   const std::string screenshot = artifacts + "/dashboard.png";
   ::unlink(screenshot.c_str()); // never pass on an old run's picture
 
