@@ -787,7 +787,12 @@ struct registry::impl {
 /// that stopped (or a late report that arrived after forget_remote) does not linger.
 constexpr std::chrono::seconds remote_report_ttl{10};
 
-registry::registry(std::string node) : impl_(std::make_unique<impl>(std::move(node))) {}
+registry::registry(std::string node) : impl_(std::make_unique<impl>(std::move(node))) {
+  // Both reasons are exported from the start at 0, so rate() and alerts on them work before the
+  // first refusal (and a dashboard query never names a series that does not exist yet).
+  for (const char* reason : {"queue_full", "no_nodes"})
+    impl_->dispatch_rejected.at({reason});
+}
 
 registry::~registry() = default;
 
