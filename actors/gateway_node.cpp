@@ -20,6 +20,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
+#include <mutex>
 #include <thread>
 
 namespace imgproc {
@@ -44,6 +45,8 @@ struct gateway_node::impl {
   gateway_settings settings;
   std::shared_ptr<const step_registry> registry;
   std::atomic<bool> stopping{false};
+  std::mutex startup_mutex;
+  std::string startup_problem; ///< guarded by startup_mutex; empty once start-up is done
   bool actors_stopped = false;
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
@@ -304,9 +307,21 @@ void gateway_node::delete_pipeline(int id, reply_ptr reply) {
   impl_->ask(impl_->admin, std::move(reply), delete_atom::value, id);
 }
 
+void gateway_node::set_startup_problem(std::string problem) {
+  std::lock_guard<std::mutex> lock(impl_->startup_mutex);
+  impl_->startup_problem = std::move(problem);
+}
+
 void gateway_node::check_ready(reply_ptr reply) {
   if (impl_->stopping)
     return reply->send(shutting_down());
+  {
+    std::lock_guard<std::mutex> lock(impl_->startup_mutex);
+    if (!impl_->startup_problem.empty())
+      return reply->send(
+          {503, to_text(error_body("database start-up not done yet: " + impl_->startup_problem)),
+           "2"});
+  }
   auto services = impl_->services;
   auto dispatcher = services->dispatcher;
   try {
@@ -324,12 +339,14 @@ void gateway_node::check_ready(reply_ptr reply) {
                 self->request(services->persistence.pick(), std::chrono::seconds(2),
                               ping_atom::value)
                     .then(
-                        [reply](bool up) {
-                          if (up)
+                        [reply](const std::string& problem) {
+                          if (problem.empty())
                             reply->send({200, R"({"status":"ready"})", {}});
                           else
                             reply->send(
-                                {503, to_text(error_body("the database does not answer")), "1"});
+                                {503,
+                                 to_text(error_body("the database does not answer: " + problem)),
+                                 "1"});
                         },
                         [reply](caf::error&) {
                           reply->send({503,

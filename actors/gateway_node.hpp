@@ -64,6 +64,10 @@ public:
   /// The cluster port bound, when the gateway accepts worker nodes.
   std::optional<std::uint16_t> cluster_port() const;
 
+  /// While not empty, /ready answers 503 with this reason: the start-up work on the database
+  /// (migrations, requeueing abandoned tasks) has not been done yet. Thread-safe.
+  void set_startup_problem(std::string problem);
+
   /// Refuses new work (503 with Retry-After) and waits up to `grace` for the requests in flight
   /// to be answered and their rows written. Returns whether all of them finished.
   bool drain(std::chrono::milliseconds grace);

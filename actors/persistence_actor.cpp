@@ -3,6 +3,7 @@
 #include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/task_json.hpp"
+#include "db/outage_log.hpp"
 #include "db/session.hpp"
 #include "db/task_repository.hpp"
 
@@ -20,7 +21,14 @@ using pointer = persistence_actor::stateful_pointer<persistence_state>;
 template <class T, class F> caf::result<T> with_db(pointer self, const char* what, F&& fn) {
   job_scope scope{*self->state.load};
   try {
-    return self->state.session->run(std::forward<F>(fn));
+    caf::result<T> result = self->state.session->run(std::forward<F>(fn));
+    db::outage_log::process().succeeded();
+    return result;
+  } catch (const pqxx::broken_connection& e) {
+    // The database is away: one line for the whole outage, not one per call.
+    db::outage_log::process().failed(what, e.what());
+    return to_caf_error(make_failure(error_code::database_unavailable,
+                                     std::string{"database unavailable: "} + what + " failed"));
   } catch (const db::pipeline_gone& e) {
     return to_caf_error(make_failure(error_code::pipeline_retired, e.what()));
   } catch (const db::queue_full& e) {
@@ -119,7 +127,8 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                 job_scope scope{*self->state.load};
                 // A connection the server closed is only noticed on use, and then dropped: the
                 // second try opens a fresh one, so a database that is back reads as up at once.
-                return self->state.session->healthy() || self->state.session->healthy();
+                auto problem = self->state.session->health_problem();
+                return problem.empty() ? problem : self->state.session->health_problem();
               }),
       metered(meter, true,
               [self](sweep_atom, std::int64_t min_age_seconds) {

@@ -7,7 +7,8 @@
 ///             (fail_atom, task_failure)   answers: whether a processing row was failed
 ///             (get_atom, int64 id)        answers: json_reply, the task or 404
 ///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
-///             (ping_atom)                 answers: whether the database answers `SELECT 1`
+///             (ping_atom)                 answers: "" when the database answers `SELECT 1`,
+///                                         else why not, on one line
 ///             (sweep_atom, min_age_s)     answers: how many rows it failed that were still
 ///                                         'processing' after min_age_s (longer than any
 ///                                         request lives: a crashed gateway's, or lost writes)
@@ -48,7 +49,7 @@ using persistence_actor =
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
                      caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
                      caf::replies_to<list_atom, task_filter>::with<json_reply>,
-                     caf::replies_to<ping_atom>::with<bool>,
+                     caf::replies_to<ping_atom>::with<std::string>,
                      caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>,
                      caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,
                      caf::replies_to<claim_atom, std::int32_t>::with<claimed_batch>,

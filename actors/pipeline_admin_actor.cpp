@@ -3,6 +3,7 @@
 #include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/task_json.hpp"
+#include "db/outage_log.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
 
@@ -53,7 +54,13 @@ std::string not_found(int id) {
 /// Runs one repository call; database failures become database_unavailable.
 template <class F> caf::result<json_reply> with_db(pointer self, const char* what, F&& fn) {
   try {
-    return self->state.session->run(std::forward<F>(fn));
+    caf::result<json_reply> result = self->state.session->run(std::forward<F>(fn));
+    db::outage_log::process().succeeded();
+    return result;
+  } catch (const pqxx::broken_connection& e) {
+    db::outage_log::process().failed(what, e.what());
+    return to_caf_error(make_failure(error_code::database_unavailable,
+                                     std::string{"database unavailable: "} + what + " failed"));
   } catch (const db::pipeline_conflict& e) {
     return problem(409, e.what());
   } catch (const db::unknown_handler& e) {

@@ -2,6 +2,7 @@
 
 #include "actors/metered.hpp"
 #include "common/log.hpp"
+#include "db/outage_log.hpp"
 #include "db/pipeline_repository.hpp"
 #include "db/session.hpp"
 
@@ -55,26 +56,32 @@ pipeline_catalog_actor::behavior_type catalog(pointer self, pipeline_catalog_set
   auto meter = actor_meter_for("pipeline_catalog");
   count_running(self, meter);
   return {
-      metered(meter, false,
-              [self](get_atom, int id) -> caf::result<plan_ptr> {
-                auto now = std::chrono::steady_clock::now();
-                auto& cache = self->state.cache;
-                auto it = cache.find(id);
-                if (it == cache.end() || now - it->second.loaded_at >= self->state.cache_ttl) {
-                  try {
-                    it = cache.insert_or_assign(id, load(self, id)).first;
-                  } catch (const std::exception& e) {
-                    log::warning("pipeline_catalog",
-                                 "loading pipeline " + std::to_string(id) + " failed: " + e.what());
-                    return to_caf_error(
-                        make_failure(error_code::database_unavailable,
-                                     "database unavailable: cannot load the pipeline"));
-                  }
-                }
-                if (it->second.problem)
-                  return to_caf_error(*it->second.problem);
-                return it->second.plan;
-              }),
+      metered(
+          meter, false,
+          [self](get_atom, int id) -> caf::result<plan_ptr> {
+            auto now = std::chrono::steady_clock::now();
+            auto& cache = self->state.cache;
+            auto it = cache.find(id);
+            if (it == cache.end() || now - it->second.loaded_at >= self->state.cache_ttl) {
+              try {
+                it = cache.insert_or_assign(id, load(self, id)).first;
+                db::outage_log::process().succeeded();
+              } catch (const pqxx::broken_connection& e) {
+                db::outage_log::process().failed("loading pipeline " + std::to_string(id),
+                                                 e.what());
+                return to_caf_error(make_failure(error_code::database_unavailable,
+                                                 "database unavailable: cannot load the pipeline"));
+              } catch (const std::exception& e) {
+                log::warning("pipeline_catalog",
+                             "loading pipeline " + std::to_string(id) + " failed: " + e.what());
+                return to_caf_error(make_failure(error_code::database_unavailable,
+                                                 "database unavailable: cannot load the pipeline"));
+              }
+            }
+            if (it->second.problem)
+              return to_caf_error(*it->second.problem);
+            return it->second.plan;
+          }),
       metered(meter, false,
               [self](invalidate_atom, int id) {
                 if (id == 0)

@@ -9,13 +9,17 @@
 #include "core/task_json.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "db/outage_log.hpp"
 #include "db/task_repository.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <opencv2/core/utility.hpp>
 #include <thread>
 #include <unistd.h>
@@ -45,24 +49,37 @@ int parse(role r, const std::vector<std::string>& args, const std::string& usage
   return -1;
 }
 
+bool stop_signal_pending() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM);
+}
+
 /// Opens a connection, retrying until `wait` has passed: in a container start-up the database
-/// may come up after the service.
-std::unique_ptr<pqxx::connection> connect_with_wait(const std::string& dsn,
-                                                    std::chrono::milliseconds wait) {
+/// may come up after the service. Logs the first failure and then only a different one (at
+/// `retry_level`), so a wait is one line. Gives up at once on an error waiting does not cure
+/// (wrong password, unknown role or database). Throws std::runtime_error with the error on one
+/// line.
+std::unique_ptr<pqxx::connection>
+connect_with_wait(const std::string& dsn, std::chrono::milliseconds wait, log::level retry_level) {
   auto give_up = std::chrono::steady_clock::now() + wait;
   std::chrono::milliseconds backoff{100};
+  std::string reported;
   for (;;) {
-    sigset_t pending;
-    sigpending(&pending);
-    if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM))
+    if (stop_signal_pending())
       throw std::runtime_error("stopped by a signal while waiting for the database");
     try {
       return db::connect(dsn);
     } catch (const std::exception& e) {
-      if (std::chrono::steady_clock::now() + backoff > give_up)
-        throw;
-      log::warning("imgproc", "database not reachable yet (" + db::redact_dsn(dsn) +
-                                  "), retrying: " + e.what());
+      auto problem = db::one_line(e.what());
+      if (db::is_configuration_error(problem) ||
+          std::chrono::steady_clock::now() + backoff > give_up)
+        throw std::runtime_error(problem);
+      if (problem != reported)
+        log::write(retry_level, "imgproc",
+                   "database " + db::redact_dsn(dsn) + " not reachable yet (" + problem +
+                       "); retrying for up to " + std::to_string(wait.count() / 1000) + " s");
+      reported = problem;
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
@@ -139,6 +156,85 @@ private:
   }
 };
 
+/// The database work a serving process does before it takes requests: migrations (when asked),
+/// then queued tasks of stopped processes go back to the queue and rows left 'processing' by
+/// stopped gateways are failed.
+void database_startup(pqxx::connection& conn, const serve_settings& settings,
+                      const std::string& instance) {
+  if (settings.migrate_on_start)
+    migrate(conn);
+  db::prepare_task_statements(conn);
+  // Queued tasks of stopped processes are run again (their uploads are stored); only what
+  // cannot be rerun is failed.
+  auto requeued = db::requeue_abandoned_tasks(conn, settings.node.async.max_attempts,
+                                              "abandoned: its process stopped during each of " +
+                                                  std::to_string(settings.node.async.max_attempts) +
+                                                  " attempts");
+  if (requeued.requeued + requeued.failed > 0)
+    log::warning("imgproc", "requeued " + std::to_string(requeued.requeued) +
+                                " queued task(s) of stopped processes, failed " +
+                                std::to_string(requeued.failed));
+  auto abandoned =
+      db::fail_abandoned_tasks(conn, "interrupted: the service stopped before the task finished");
+  if (abandoned > 0)
+    log::warning("imgproc", "marked " + std::to_string(abandoned) +
+                                " unfinished task(s) of stopped gateways as failed");
+  log::info("imgproc", "instance " + instance + " (owner of the task rows it creates)");
+}
+
+/// Retries database_startup() every 2 s on its own thread while the database was unavailable at
+/// start-up, and reports each outcome: a new problem (logged once per distinct error) or "" when
+/// done. Does nothing when start-up succeeded. Stops and joins on destruction.
+class database_startup_retry {
+public:
+  database_startup_retry(std::string problem, std::function<void(std::string)> report,
+                         const serve_settings& settings, std::string instance) {
+    if (problem.empty())
+      return;
+    thread_ = std::thread([this, problem, report = std::move(report), &settings,
+                           instance = std::move(instance)]() mutable {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!stop_) {
+        if (wakeup_.wait_for(lock, std::chrono::seconds(2), [this] { return stop_; }))
+          return;
+        lock.unlock();
+        try {
+          auto conn = db::connect(settings.dsn);
+          database_startup(*conn, settings, instance);
+          db::outage_log::process().succeeded();
+          report("");
+          log::info("imgproc", "database " + db::redact_dsn(settings.dsn) +
+                                   " reachable: start-up done, serving");
+          return;
+        } catch (const std::exception& e) {
+          problem = db::one_line(e.what());
+          db::outage_log::process().failed("retrying the start-up work", problem);
+          report(problem);
+        }
+        lock.lock();
+      }
+    });
+  }
+  ~database_startup_retry() {
+    if (!thread_.joinable())
+      return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wakeup_.notify_all();
+    thread_.join();
+  }
+  database_startup_retry(const database_startup_retry&) = delete;
+  database_startup_retry& operator=(const database_startup_retry&) = delete;
+
+private:
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 int wait_for_stop_signal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -170,7 +266,7 @@ int run_migrate(const std::vector<std::string>& args) {
       code >= 0)
     return code;
   try {
-    auto conn = connect_with_wait(settings.dsn, settings.db_wait);
+    auto conn = connect_with_wait(settings.dsn, settings.db_wait, log::level::warning);
     migrate(*conn);
     return 0;
   } catch (const std::exception& e) {
@@ -198,30 +294,25 @@ int run_serve(const std::vector<std::string>& args, role r) {
   auto instance = db::instance_application_name(db::new_instance_id());
   settings.dsn = db::with_application_name(settings.dsn, instance);
   settings.node.dsn = settings.dsn;
+  // Without the database the process still starts: /health answers, /ready and requests answer
+  // 503 with the reason, and the start-up work is retried until it succeeds.
+  std::string startup_problem;
   try {
-    auto conn = connect_with_wait(settings.dsn, settings.db_wait);
-    if (settings.migrate_on_start)
-      migrate(*conn);
-    db::prepare_task_statements(*conn);
-    // Queued tasks of stopped processes are run again (their uploads are stored); only what
-    // cannot be rerun is failed.
-    auto requeued = db::requeue_abandoned_tasks(
-        *conn, settings.node.async.max_attempts,
-        "abandoned: its process stopped during each of " +
-            std::to_string(settings.node.async.max_attempts) + " attempts");
-    if (requeued.requeued + requeued.failed > 0)
-      log::warning("imgproc", "requeued " + std::to_string(requeued.requeued) +
-                                  " queued task(s) of stopped processes, failed " +
-                                  std::to_string(requeued.failed));
-    auto abandoned = db::fail_abandoned_tasks(
-        *conn, "interrupted: the service stopped before the task finished");
-    if (abandoned > 0)
-      log::warning("imgproc", "marked " + std::to_string(abandoned) +
-                                  " unfinished task(s) of stopped gateways as failed");
-    log::info("imgproc", "instance " + instance + " (owner of the task rows it creates)");
+    // Quiet while waiting: if the wait fails, the outage line below says it all.
+    auto conn = connect_with_wait(settings.dsn, settings.db_wait, log::level::debug);
+    database_startup(*conn, settings, instance);
   } catch (const std::exception& e) {
-    log::error("imgproc", std::string{"database start-up failed: "} + e.what());
-    return 1;
+    if (stop_signal_pending()) {
+      log::error("imgproc", std::string{"database start-up failed: "} + e.what());
+      return 1;
+    }
+    startup_problem = db::one_line(e.what());
+    // The one line of this outage: what notices it later (persistence, the change listener)
+    // logs at debug level until the database answers.
+    db::outage_log::process().failed("starting up with " + db::redact_dsn(settings.dsn) +
+                                         " (serving anyway: /ready answers 503 and the start-up "
+                                         "work is retried every 2 s)",
+                                     startup_problem);
   }
 
   auto registry = std::make_shared<step_registry>();
@@ -230,6 +321,11 @@ int run_serve(const std::vector<std::string>& args, role r) {
 
   try {
     gateway_node node{settings.node, registry};
+    // Before the HTTP server starts, so /ready never answers 200 before the start-up work.
+    node.set_startup_problem(startup_problem);
+    database_startup_retry retry{
+        startup_problem, [&](std::string problem) { node.set_startup_problem(std::move(problem)); },
+        settings, instance};
     if (auto port = node.cluster_port())
       announce("imgproc cluster listening on " + settings.node.cluster.host + ":" +
                std::to_string(*port) + (settings.node.cluster.tls() ? " (mutual TLS)" : ""));

@@ -124,8 +124,11 @@ option_set make_options(role r) {
             "how long a loaded pipeline is reused; edits in the database apply after it"})
       .add({"migrate-on-start", "IMGPROC_MIGRATE_ON_START", "true",
             "apply pending migrations when serve starts"})
-      .add({"db-wait-ms", "IMGPROC_DB_WAIT_MS", "30000",
-            "how long start-up waits for the database to accept connections"})
+      .add({"db-wait-ms", "IMGPROC_DB_WAIT_MS", r == role::migrate ? "30000" : "3000",
+            r == role::migrate
+                ? "how long to wait for the database to accept connections"
+                : "how long start-up waits for the database before serving without it (/ready "
+                  "answers 503 and the start-up work is retried every 2 s until it answers)"})
       .add({"db-statement-timeout-ms", "IMGPROC_DB_STATEMENT_TIMEOUT_MS", "5000",
             "server-side limit on one database statement (lock waits get half)"})
       .add({"max-connections", "IMGPROC_MAX_CONNECTIONS", "1024",

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "db/connection.hpp"
+#include "db/outage_log.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -123,10 +124,9 @@ void pipeline_change_listener::run() noexcept {
       try {
         const std::string message = std::string("not listening (retrying in ") +
                                     std::to_string(backoff.count()) + " ms): " + e.what();
-        if (warned)
+        // One line per outage for the whole process: the persistence actors notice it too.
+        if (warned || !outage_log::process().failed("listening for pipeline changes", e.what()))
           log::debug(component, message);
-        else
-          log::warning(component, message);
         warned = true;
       } catch (...) {
         // Losing a log line beats terminating the process from a noexcept function.
@@ -150,6 +150,7 @@ void pipeline_change_listener::listen(bool& connected) {
     throw pqxx::broken_connection{"connection lost while sending LISTEN"};
   const int backend = lc.conn->backendpid();
   connected = true;
+  outage_log::process().succeeded();
   log::info(component, "listening for pipeline changes on " + redact_dsn(dsn_));
 
   // LISTEN is in place: whatever changed before this point is covered by "drop everything".

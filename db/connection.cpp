@@ -109,6 +109,38 @@ std::string resolve_dsn(const std::string& database_url, const std::string& post
   return uri;
 }
 
+std::string one_line(const std::string& message) {
+  std::string out;
+  bool pending_space = false;
+  bool pending_break = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\r') {
+      pending_break = !out.empty();
+      continue;
+    }
+    if (c == ' ' || c == '\t') {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_break)
+      out += "; ";
+    else if (pending_space)
+      out += ' ';
+    pending_break = pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+bool is_configuration_error(const std::string& message) {
+  static const std::regex configuration{
+      R"(password authentication failed|no password supplied|role ".*" does not exist|)"
+      R"(database ".*" does not exist|pg_hba\.conf|permission denied for database|)"
+      R"(certificate|server does not support SSL)",
+      std::regex::icase};
+  return std::regex_search(message, configuration);
+}
+
 std::string redact_dsn(const std::string& dsn) {
   if (!is_uri(dsn)) {
     // key=value form: the value is a single word or a quoted string with backslash escapes.

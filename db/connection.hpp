@@ -71,6 +71,16 @@ std::string resolve_dsn(const std::string& database_url, const std::string& post
 /// userinfo (`user:secret@`), a `password=` URI query parameter and a `password=` key=value pair.
 std::string redact_dsn(const std::string& dsn);
 
+/// A libpq error message on one line: its lines joined with "; ", runs of spaces collapsed,
+/// trimmed ("connection to server ... failed: FATAL:  password authentication failed ..." stays
+/// readable in a one-line log or a JSON detail).
+std::string one_line(const std::string& message);
+
+/// Whether a connection error is one that waiting does not cure: the credentials, the role or the
+/// database name are wrong, or the server's rules refuse this client. Such an error ends the
+/// start-up wait for the database at once; an unreachable server does not.
+bool is_configuration_error(const std::string& message);
+
 /// Percent-encodes everything except RFC 3986 unreserved characters.
 std::string percent_encode(const std::string& text);
 

@@ -33,12 +33,19 @@ pqxx::connection& session::connection() {
   return *conn_;
 }
 
-bool session::healthy() noexcept {
+std::string session::health_problem() noexcept {
   try {
     run([](pqxx::connection& conn) { pqxx::nontransaction{conn}.exec("SELECT 1"); });
-    return true;
+    return {};
+  } catch (const std::exception& e) {
+    try {
+      auto problem = one_line(e.what());
+      return problem.empty() ? "the database does not answer" : problem;
+    } catch (...) {
+      return "the database does not answer";
+    }
   } catch (...) {
-    return false;
+    return "the database does not answer";
   }
 }
 

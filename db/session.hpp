@@ -61,7 +61,11 @@ public:
   }
 
   /// Checks the database answers (`SELECT 1`), connecting if needed. Never throws.
-  bool healthy() noexcept;
+  bool healthy() noexcept { return health_problem().empty(); }
+
+  /// The same check, saying why it failed: empty when the database answers, else the error on
+  /// one line (e.g. `... FATAL: password authentication failed for user "imgproc"`).
+  std::string health_problem() noexcept;
 
   /// Whether a connection is currently held and open; does no I/O.
   bool connected() const noexcept;

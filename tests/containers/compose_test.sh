@@ -239,6 +239,35 @@ print(f"[containers]     {len(queried)} metric names, all scraped")
 EOF
   fail "the dashboard queries metrics the service does not export"
 
+# --- 2b. a second gateway with a wrong database password ------------------------------------------
+# It must start anyway, answer /health, answer /ready 503 with the reason, and log it once.
+read -r wrong_http_port wrong_cluster_port < <(free_ports 2)
+# (docker run: docker-compose 1.29's `run` adds links, which the host network refuses.)
+wrong=$(docker run -d --network host --label "com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
+  -e POSTGRES_SERVER=127.0.0.1 -e POSTGRES_PORT="$POSTGRES_PORT" -e POSTGRES_USER=imgproc \
+  -e POSTGRES_DB=imgproc -e POSTGRES_PASSWORD=not-the-password -e IMGPROC_HOST=127.0.0.1 \
+  -e IMGPROC_PORT="$wrong_http_port" -e IMGPROC_CLUSTER_HOST=127.0.0.1 \
+  -e IMGPROC_CLUSTER_PORT="$wrong_cluster_port" -e IMGPROC_MIGRATE_ON_START=false \
+  imgproc:local imgproc gateway 2>>"$artifacts/compose-up.log") ||
+  fail "docker run of a second gateway failed: see $artifacts/compose-up.log"
+deadline=$((SECONDS + 60))
+until ready=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$wrong_http_port/ready") &&
+  [[ $ready == *' 503' ]]; do
+  ((SECONDS < deadline)) || fail "the gateway with a wrong password never answered /ready 503: $ready; $(docker logs "$wrong" 2>&1 | tail -5)"
+  sleep 0.2
+done
+[[ $ready == *'password authentication failed'* ]] ||
+  fail "/ready of the gateway with a wrong password does not say why: $ready"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$wrong_http_port/health") == 200 ]] ||
+  fail "the gateway with a wrong password does not answer /health"
+# Its persistence actors and async runner keep failing meanwhile (five polls a second).
+sleep 2
+lines=$(docker logs "$wrong" 2>&1 | grep -c 'password authentication failed' || true)
+((lines == 1)) || fail "the wrong password was logged $lines times: $(docker logs "$wrong" 2>&1 | tail -5)"
+say "step 2b: wrong database password: /health 200, /ready 503 (${ready:0:120}...), 1 log line:"
+docker logs "$wrong" 2>&1 | grep 'password authentication failed' | cut -c1-240 | sed 's/^/[containers]     /'
+docker rm -f "$wrong" >/dev/null
+
 # --- 3. docker kill one worker while 60 requests run -----------------------------------------------
 worker_containers=($(compose ps -q worker))
 victim=${worker_containers[0]}

@@ -113,4 +113,26 @@ TEST(instance_application_name, replaces_bytes_postgres_would_replace) {
   EXPECT_EQ(cut, "imgproc:" + std::string(54, 'a') + "?");
 }
 
+TEST(one_line, joins_libpq_lines_and_collapses_spaces) {
+  EXPECT_EQ(one_line("connection to server at \"db\" (10.0.0.5), port 5432 failed: FATAL:  "
+                     "password authentication failed for user \"imgproc\"\n"),
+            "connection to server at \"db\" (10.0.0.5), port 5432 failed: FATAL: password "
+            "authentication failed for user \"imgproc\"");
+  EXPECT_EQ(one_line("ERROR:  relation \"tasks\" does not exist\nLINE 1: UPDATE tasks\n   ^\n"),
+            "ERROR: relation \"tasks\" does not exist; LINE 1: UPDATE tasks; ^");
+  EXPECT_EQ(one_line("  \n\t "), "");
+}
+
+TEST(is_configuration_error, tells_what_waiting_does_not_cure) {
+  EXPECT_TRUE(is_configuration_error(
+      "connection to server failed: FATAL: password authentication failed for user \"x\""));
+  EXPECT_TRUE(is_configuration_error("FATAL: role \"nobody\" does not exist"));
+  EXPECT_TRUE(is_configuration_error("FATAL: database \"imgproc\" does not exist"));
+  EXPECT_TRUE(is_configuration_error("FATAL: no pg_hba.conf entry for host \"10.0.0.7\""));
+  EXPECT_FALSE(is_configuration_error(
+      "connection to server at \"db\" (10.0.0.5), port 5432 failed: Connection refused"));
+  EXPECT_FALSE(is_configuration_error("could not translate host name \"postgres\" to address"));
+  EXPECT_FALSE(is_configuration_error("FATAL: the database system is starting up"));
+}
+
 } // namespace

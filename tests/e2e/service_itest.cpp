@@ -5,8 +5,11 @@
 #include "tests/support/fake_ml.hpp"
 #include "tests/support/postgres.hpp"
 
+#include <fstream>
 #include <pqxx/pqxx>
+#include <regex>
 #include <thread>
+#include <unistd.h>
 
 namespace imgproc::testing::e2e {
 namespace {
@@ -223,6 +226,65 @@ TEST(routes, ready_follows_the_database) {
   set_allowed(true);
   auto up = get(stack.url("/ready"));
   EXPECT_EQ(up.status, 200) << up.body;
+}
+
+/// `dsn` connecting as `user` instead (URI DSNs, as the test servers give them).
+std::string with_user(const std::string& dsn, const std::string& user) {
+  static const std::regex user_parameter{R"(([?&])user=[^&]*)"};
+  if (std::regex_search(dsn, user_parameter))
+    return std::regex_replace(dsn, user_parameter, "$1user=" + user);
+  static const std::regex userinfo{R"(^(postgres(ql)?://)[^@/]*@)"};
+  if (std::regex_search(dsn, userinfo))
+    return std::regex_replace(dsn, userinfo, "$1" + user + "@");
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "user=" + user;
+}
+
+std::size_t count_lines_with(const std::string& path, const std::string& needle) {
+  std::ifstream in{path};
+  std::size_t count = 0;
+  for (std::string line; std::getline(in, line);)
+    count += line.find(needle) != std::string::npos ? 1 : 0;
+  return count;
+}
+
+TEST(routes, a_database_refusing_the_role_at_start_is_one_log_line_and_ready_503_until_fixed) {
+  service_stack stack;
+  // A real refusal: the server knows no such role (what a wrong user or password looks like to
+  // the service). The process must start anyway, answer /health, explain itself on /ready.
+  const std::string role = "imgproc_late_role_" + std::to_string(getpid());
+  ASSERT_EQ(stack.restart_imgproc({"--db=" + with_user(stack.dsn(), role)}), 0);
+  EXPECT_EQ(get(stack.url("/health")).status, 200);
+  auto ready = get(stack.url("/ready"));
+  auto detail = expect_error(ready, 503);
+  EXPECT_NE(detail.find("role \"" + role + "\" does not exist"), std::string::npos) << detail;
+  EXPECT_FALSE(ready.header("retry-after").empty());
+  expect_error(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, 1)), 503);
+
+  // Every persistence actor and the async runner (5 polls a second) keep failing meanwhile:
+  // the log must not grow with them. Time passing is the point here, so this waits.
+  // One line says it all, and it stays one.
+  const auto& log = stack.imgproc().stderr_path();
+  EXPECT_EQ(count_lines_with(log, "noticed while starting up"), 1u);
+  EXPECT_EQ(count_lines_with(log, "does not exist"), 1u) << stack.imgproc().stderr_tail(20);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(count_lines_with(log, "does not exist"), 1u) << "the same error was logged again:\n"
+                                                         << stack.imgproc().stderr_tail(20);
+
+  {
+    pqxx::connection admin{admin_dsn()};
+    pqxx::nontransaction{admin}.exec("CREATE ROLE " + admin.quote_name(role) + " LOGIN SUPERUSER");
+  }
+  // Recovery needs no restart: the start-up work is retried every 2 s, and /ready stays 503
+  // until it has been done.
+  auto deadline = steady_clock::now() + std::chrono::seconds(15);
+  while (get(stack.url("/ready")).status != 200 && steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(stack.url("/ready")).status, 200) << stack.imgproc().stderr_tail(20);
+  EXPECT_EQ(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, 2)).status, 200);
+
+  ASSERT_EQ(stack.restart_imgproc({"--db=" + stack.dsn()}), 0);
+  pqxx::connection admin{admin_dsn()};
+  pqxx::nontransaction{admin}.exec("DROP ROLE " + admin.quote_name(role));
 }
 
 TEST(routes, a_stuck_database_is_a_quick_503_and_then_serving_resumes) {
