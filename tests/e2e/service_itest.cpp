@@ -287,6 +287,21 @@ TEST(routes, a_database_refusing_the_role_at_start_is_one_log_line_and_ready_503
   pqxx::nontransaction{admin}.exec("DROP ROLE " + admin.quote_name(role));
 }
 
+TEST(routes, an_unreachable_database_at_start_is_one_log_line_and_ready_503) {
+  service_stack stack;
+  // A real fault: a TCP port nothing listens on. The start-up waits --db-wait-ms, then serves.
+  const auto port = closed_port();
+  const std::string dsn = "postgresql://imgproc@127.0.0.1:" + std::to_string(port) + "/imgproc";
+  ASSERT_EQ(stack.restart_imgproc({"--db=" + dsn, "--db-wait-ms=300"}), 0);
+  EXPECT_EQ(get(stack.url("/health")).status, 200);
+  auto detail = expect_error(get(stack.url("/ready")), 503);
+  EXPECT_NE(detail.find(std::to_string(port)), std::string::npos) << detail;
+  expect_error(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, 1)), 503);
+  const auto& log = stack.imgproc().stderr_path();
+  EXPECT_EQ(count_lines_with(log, "noticed while starting up"), 1u);
+  EXPECT_EQ(count_lines_with(log, "Connection refused"), 1u) << stack.imgproc().stderr_tail(20);
+}
+
 TEST(routes, a_stuck_database_is_a_quick_503_and_then_serving_resumes) {
   service_stack stack{with_args({"--db-statement-timeout-ms=300"})};
   const auto image = make_jpeg(64, 64, 3);
