@@ -7,7 +7,9 @@
 #include "core/jpeg_decoder.hpp"
 #include "core/task_json.hpp"
 #include "core/upload.hpp"
+#include "http/api_assets.hpp"
 #include "http/guarded_socket.hpp"
+#include "http/routes.hpp"
 #include "http/static_assets.hpp"
 #include "http/upload_parser.hpp"
 #include "metrics/metrics.hpp"
@@ -144,14 +146,6 @@ restinio::request_handling_status_t answer_now(const exchange_ptr& ex, const htt
                                                const char* content_type = "application/json") {
   finish(*ex, reply, content_type);
   return restinio::request_accepted();
-}
-
-bool is_known_path(std::string_view path) {
-  // Only for requests no route matched: tells 405 (a known path, wrong method) from 404.
-  static const std::regex known{
-      R"(/(process-image|process_image|api/process-image|health|ready|cluster|metrics|dashboard|steps|tasks|pipelines)"
-      R"(|(api/)?tasks/[^/]+|dashboard/[^/]+|pipelines/[^/]+(/versions/[^/]+)?))"};
-  return std::regex_match(path.begin(), path.end(), known);
 }
 
 /// Compares in time independent of where the strings differ, so the token cannot be guessed
@@ -435,25 +429,42 @@ struct http_server::impl {
 
   std::unique_ptr<router_t> make_router() {
     auto router = std::make_unique<router_t>();
+    // Every route is one of api_routes() (http/routes.cpp), the list the OpenAPI document is
+    // checked against: registering another one, or missing one, stops the server from starting.
+    std::size_t registered = 0;
+    auto add = [&](restinio::http_method_id_t method, const char* path,
+                   router_t::actual_request_handler_t handler) {
+      std::string name = method.c_str();
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      const auto& routes = api_routes();
+      auto openapi = openapi_path(path);
+      if (std::none_of(routes.begin(), routes.end(),
+                       [&](const api_route& r) { return r.method == name && r.path == openapi; }))
+        throw std::logic_error(name + " " + openapi + " is not in api_routes()");
+      ++registered;
+      router->add_handler(method, path, std::move(handler));
+    };
     for (const char* path : {"/process-image", "/process_image", "/api/process-image"})
-      router->http_post(path, [this, path](auto req, auto) { return process_image(req, path); });
+      add(restinio::http_method_post(), path,
+          [this, path](auto req, auto) { return process_image(req, path); });
     for (const char* path : {"/tasks/:id", "/api/tasks/:id"})
-      router->http_get(
-          path, [this, path](auto req, auto&& params) { return get_task(req, params, path); });
-    router->http_get("/tasks", [this](auto req, auto) { return list_tasks(req); });
-    router->http_get("/steps", [this](auto req, auto) {
+      add(restinio::http_method_get(), path,
+          [this, path](auto req, auto&& params) { return get_task(req, params, path); });
+    add(restinio::http_method_get(), "/tasks", [this](auto req, auto) { return list_tasks(req); });
+    add(restinio::http_method_get(), "/steps", [this](auto req, auto) {
       return guarded(req, metrics, "/steps", limits, [&](const exchange_ptr& ex) {
         service.list_steps(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
-    router->http_get("/pipelines", [this](auto req, auto) {
+    add(restinio::http_method_get(), "/pipelines", [this](auto req, auto) {
       return guarded(req, metrics, "/pipelines", limits, [&](const exchange_ptr& ex) {
         service.list_pipelines(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
-    router->http_post("/pipelines", [this](auto req, auto) {
+    add(restinio::http_method_post(), "/pipelines", [this](auto req, auto) {
       return change_pipeline(req, "/pipelines", [&](reply_ptr reply) {
         service.create_pipeline(std::string{req->body()}, std::move(reply));
       });
@@ -462,7 +473,7 @@ struct http_server::impl {
       return answer_now(ex, error_reply(make_failure(error_code::bad_request,
                                                      "pipeline id must be a positive integer")));
     };
-    router->http_get("/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+    add(restinio::http_method_get(), "/pipelines/:id", [this, bad_id](auto req, auto&& params) {
       return guarded(req, metrics, "/pipelines/:id", limits, [&](const exchange_ptr& ex) {
         auto id = route_id(params, "id");
         if (!id)
@@ -471,23 +482,25 @@ struct http_server::impl {
         return restinio::request_accepted();
       });
     });
-    router->http_get("/pipelines/:id/versions/:version", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, metrics, "/pipelines/:id/versions/:version", limits,
-                     [&](const exchange_ptr& ex) {
-                       auto id = route_id(params, "id");
-                       auto version = route_id(params, "version");
-                       if (!id)
-                         return bad_id(ex);
-                       if (!version)
-                         return answer_now(
-                             ex, error_reply(make_failure(error_code::bad_request,
-                                                          "version must be a positive integer")));
-                       service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
-                       return restinio::request_accepted();
-                     });
-    });
+    add(restinio::http_method_get(), "/pipelines/:id/versions/:version",
+        [this, bad_id](auto req, auto&& params) {
+          return guarded(
+              req, metrics, "/pipelines/:id/versions/:version", limits,
+              [&](const exchange_ptr& ex) {
+                auto id = route_id(params, "id");
+                auto version = route_id(params, "version");
+                if (!id)
+                  return bad_id(ex);
+                if (!version)
+                  return answer_now(
+                      ex, error_reply(make_failure(error_code::bad_request,
+                                                   "version must be a positive integer")));
+                service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
+                return restinio::request_accepted();
+              });
+        });
     // The token is checked before anything else (change_pipeline), even the id.
-    router->http_put("/pipelines/:id", [this](auto req, auto&& params) {
+    add(restinio::http_method_put(), "/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
       return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
         if (id)
@@ -497,7 +510,7 @@ struct http_server::impl {
               make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
       });
     });
-    router->http_delete("/pipelines/:id", [this](auto req, auto&& params) {
+    add(restinio::http_method_delete(), "/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
       return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
         if (id)
@@ -507,19 +520,19 @@ struct http_server::impl {
               make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
       });
     });
-    router->http_get("/ready", [this](auto req, auto) {
+    add(restinio::http_method_get(), "/ready", [this](auto req, auto) {
       return guarded(req, metrics, "/ready", limits, [&](const exchange_ptr& ex) {
         service.check_ready(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
-    router->http_get("/cluster", [this](auto req, auto) {
+    add(restinio::http_method_get(), "/cluster", [this](auto req, auto) {
       return guarded(req, metrics, "/cluster", limits, [&](const exchange_ptr& ex) {
         service.cluster_status(std::make_shared<restinio_reply>(ex));
         return restinio::request_accepted();
       });
     });
-    router->http_get("/metrics", [this](auto req, auto) {
+    add(restinio::http_method_get(), "/metrics", [this](auto req, auto) {
       return guarded(req, metrics, "/metrics", limits, [&](const exchange_ptr& ex) {
         if (!settings.metrics)
           return answer_now(ex, {404, to_text(error_body("metrics are off")), {}});
@@ -536,18 +549,24 @@ struct http_server::impl {
         return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
       });
     };
-    router->http_get("/dashboard", [dashboard_file](auto req, auto) {
-      return dashboard_file(req, "index.html");
-    });
-    router->http_get("/dashboard/:file", [dashboard_file](auto req, auto&& params) {
+    add(restinio::http_method_get(), "/dashboard",
+        [dashboard_file](auto req, auto) { return dashboard_file(req, "index.html"); });
+    add(restinio::http_method_get(), "/dashboard/:file", [dashboard_file](auto req, auto&& params) {
       auto file = params["file"];
       return dashboard_file(req, std::string{file.data(), file.size()});
     });
-    router->http_get("/health", [this](auto req, auto) {
+    add(restinio::http_method_get(), "/health", [this](auto req, auto) {
       return guarded(req, metrics, "/health", limits, [&](const exchange_ptr& ex) {
         return answer_now(ex, {200, R"({"status":"ok"})", {}});
       });
     });
+    add(restinio::http_method_get(), "/openapi.json", [this](auto req, auto) {
+      return guarded(req, metrics, "/openapi.json", limits, [&](const exchange_ptr& ex) {
+        return answer_now(ex, {200, std::string{openapi_document()}, {}});
+      });
+    });
+    if (registered != api_routes().size())
+      throw std::logic_error("the router misses routes of api_routes()");
     router->non_matched_request_handler([this](auto req) {
       return guarded(req, metrics, "other", limits, [&](const exchange_ptr& ex) {
         auto path = req->header().path();

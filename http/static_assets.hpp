@@ -5,15 +5,12 @@
 // by cmake/embed_assets.cmake (see http/CMakeLists.txt); editing a file under dashboard/ and
 // rebuilding updates it.
 
+#include "common/static_asset.hpp"
+
 #include <string_view>
 #include <vector>
 
 namespace imgproc {
-
-struct static_asset {
-  std::string_view content_type; ///< e.g. "text/html; charset=utf-8", "text/javascript"
-  std::string_view body;         ///< the file's bytes, valid for the life of the program
-};
 
 /// The asset named `path`, a bare file name such as "index.html" or "app.js" (no directories:
 /// anything with a '/' or "..", or an unknown name, is nullptr).

@@ -2,6 +2,7 @@
 
 #include "common/http_status.hpp"
 #include "common/log.hpp"
+#include "ml_mock/api_assets.hpp"
 #include "ml_mock/box_generator.hpp"
 #include "ml_mock/detect_handler.hpp"
 
@@ -90,6 +91,11 @@ struct server::impl {
       if (method != restinio::http_method_get())
         return method_not_allowed("GET");
       return {{200, std::string{health_body}}, {}};
+    }
+    if (path == "/openapi.json") {
+      if (method != restinio::http_method_get())
+        return method_not_allowed("GET");
+      return {{200, std::string{openapi_document()}}, {}};
     }
     if (path == "/ml-process-img") {
       if (method != restinio::http_method_post())

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <pqxx/pqxx>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -297,9 +298,22 @@ TEST(routes, an_unreachable_database_at_start_is_one_log_line_and_ready_503) {
   auto detail = expect_error(get(stack.url("/ready")), 503);
   EXPECT_NE(detail.find(std::to_string(port)), std::string::npos) << detail;
   expect_error(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, 1)), 503);
+  // The API's description needs no database.
+  EXPECT_EQ(get(stack.url("/openapi.json")).status, 200);
   const auto& log = stack.imgproc().stderr_path();
   EXPECT_EQ(count_lines_with(log, "noticed while starting up"), 1u);
   EXPECT_EQ(count_lines_with(log, "Connection refused"), 1u) << stack.imgproc().stderr_tail(20);
+}
+
+TEST(routes, openapi_json_is_the_document_in_the_repository) {
+  service_stack stack;
+  auto response = get(stack.url("/openapi.json"));
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(response.header("content-type"), "application/json");
+  std::ifstream file{std::string{IMGPROC_SOURCE_DIR} + "/http/openapi.json"};
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_EQ(nlohmann::json::parse(response.body), nlohmann::json::parse(text.str()));
 }
 
 TEST(routes, a_stuck_database_is_a_quick_503_and_then_serving_resumes) {

@@ -1,13 +1,16 @@
 #include "common/base64.hpp"
 #include "common/options.hpp"
+#include "ml_mock/api_assets.hpp"
 #include "ml_mock/box_generator.hpp"
 #include "ml_mock/detect_handler.hpp"
 #include "ml_mock/server.hpp"
 
+#include <algorithm>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -353,6 +356,34 @@ TEST_F(MlMockServer, StopIsIdempotentAndPortResets) {
   server_->stop();
   EXPECT_EQ(server_->port(), 0);
   server_->stop();
+}
+
+// ml_mock/openapi.json describes exactly the routes ml_mock declares, and the server answers each
+// of them with the document it serves.
+TEST_F(MlMockServer, OpenApiDocumentMatchesTheRoutes) {
+  start(server_settings{});
+  auto served = http_call("GET", base_ + "/openapi.json");
+  ASSERT_EQ(served.status, 200);
+  EXPECT_EQ(served.content_type, "application/json");
+  auto document = nlohmann::json::parse(served.body);
+  EXPECT_EQ(document, nlohmann::json::parse(openapi_document()));
+  EXPECT_EQ(document["openapi"], "3.1.0");
+
+  std::set<std::pair<std::string, std::string>> declared, described;
+  for (const auto& r : routes)
+    declared.emplace(r.method, r.path);
+  for (const auto& [path, item] : document["paths"].items())
+    for (const auto& [method, operation] : item.items())
+      described.emplace(method, path);
+  EXPECT_EQ(declared, described);
+
+  for (const auto& r : routes) {
+    std::string method = r.method;
+    std::transform(method.begin(), method.end(), method.begin(), ::toupper);
+    auto answer = http_call(method, base_ + r.path, "aGVsbG8=");
+    EXPECT_NE(answer.status, 404) << r.method << " " << r.path;
+    EXPECT_NE(answer.status, 405) << r.method << " " << r.path;
+  }
 }
 
 } // namespace
