@@ -26,6 +26,8 @@ const std::vector<api_route>& api_routes() {
       {"get", "/dashboard/{file}"},
       {"get", "/health"},
       {"get", "/openapi.json"},
+      {"get", "/docs"},
+      {"get", "/docs/{file}"},
   };
   return routes;
 }

@@ -565,6 +565,29 @@ struct http_server::impl {
         return answer_now(ex, {200, std::string{openapi_document()}, {}});
       });
     });
+    // Swagger UI over /openapi.json: the page, then its files (compiled in, no CDN).
+    auto docs_file = [this](const restinio::request_handle_t& req, const std::string& file) {
+      return guarded(req, metrics, "/docs", limits, [&](const exchange_ptr& ex) {
+        if (!find_api_asset("swagger-ui-bundle.js"))
+          return answer_now(ex, {503,
+                                 to_text(error_body("Swagger UI was not installed when this "
+                                                    "binary was built (scripts/setup installs "
+                                                    "it); the API description is at "
+                                                    "/openapi.json")),
+                                 {}});
+        const auto* asset = file == "openapi.json" ? nullptr : find_api_asset(file);
+        if (!asset)
+          return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
+        std::string content_type{asset->content_type};
+        return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
+      });
+    };
+    add(restinio::http_method_get(), "/docs",
+        [docs_file](auto req, auto) { return docs_file(req, "docs.html"); });
+    add(restinio::http_method_get(), "/docs/:file", [docs_file](auto req, auto&& params) {
+      auto file = params["file"];
+      return docs_file(req, std::string{file.data(), file.size()});
+    });
     if (registered != api_routes().size())
       throw std::logic_error("the router misses routes of api_routes()");
     router->non_matched_request_handler([this](auto req) {

@@ -182,7 +182,11 @@ local_capacity='sum(n["capacity"] for n in c["nodes"] if n["local"] and n["state
 wait_cluster "$workers_up == 2 and $local_capacity == 0" 60
 grep -q 'cluster listening on .*(mutual TLS)' <(compose logs --no-color gateway) ||
   fail "the gateway's cluster port is not on mutual TLS"
-say "step 1: /ready 200, /cluster: 2 worker nodes up (mutual TLS), no local capacity"
+for path in /openapi.json /docs /docs/swagger-ui-bundle.js; do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "$base$path") == 200 ]] ||
+    fail "GET $path of the gateway container did not answer 200"
+done
+say "step 1: /ready 200, /cluster: 2 worker nodes up (mutual TLS), no local capacity; /openapi.json and /docs served"
 
 # Sends $2 requests named $1-N.jpg, $3 at a time; one "status filename" line each into $4.
 send_requests() {

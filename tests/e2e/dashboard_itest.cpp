@@ -29,23 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
 
-/// `name` found on PATH, or "" if it is not there.
-std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  for (;;) {
-    auto end = dirs.find(':', start);
-    auto dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    auto candidate = (dir.empty() ? std::string{"."} : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    if (end == std::string::npos)
-      return "";
-    start = end + 1;
-  }
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};

@@ -7,12 +7,14 @@
 #include "tests/support/images.hpp"
 #include "tests/support/stack.hpp"
 
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace imgproc::testing::e2e {
@@ -157,6 +159,23 @@ inline std::string execute(const std::string& dsn, const std::string& sql) {
 inline void expect_healthy(const service_stack& stack) {
   auto health = get(stack.url("/health"));
   EXPECT_EQ(health.status, 200) << health.body;
+}
+
+/// `name` found on PATH, or "" if it is not there.
+inline std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  for (;;) {
+    auto end = dirs.find(':', start);
+    auto dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    auto candidate = (dir.empty() ? std::string{"."} : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (end == std::string::npos)
+      return "";
+    start = end + 1;
+  }
 }
 
 } // namespace imgproc::testing::e2e
