@@ -1,13 +1,18 @@
 #include "tests/support/http_client.hpp"
 
+#include "tests/support/fault_report.hpp"
+
 #include <arpa/inet.h>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <curl/curl.h>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <netdb.h>
+#include <nlohmann/json.hpp>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -86,12 +91,46 @@ slist_ptr base_headers(const std::string& content_type = "") {
   return slist_ptr{list};
 }
 
-http_response perform(CURL* curl, http_response& response, const std::string& url) {
+/// Appends one answer to build/test-artifacts/contract/responses-<pid>.jsonl, which the ctest
+/// test contract_responses checks against the OpenAPI documents once the end-to-end tests are
+/// done (tests/browser/contract_check.mjs): every answer any test got is part of the contract.
+void record_for_contract(const std::string& method, const std::string& url,
+                         const http_response& response) {
+  static std::mutex mutex;
+  static const std::string file = [] {
+    auto dir = test_artifacts_dir() + "/contract";
+    std::filesystem::create_directories(dir);
+    return dir + "/responses-" + std::to_string(::getpid()) + ".jsonl";
+  }();
+  auto after_scheme = url.find("://");
+  auto path_start = url.find('/', after_scheme == std::string::npos ? 0 : after_scheme + 3);
+  auto path = path_start == std::string::npos ? "/" : url.substr(path_start);
+  path = path.substr(0, path.find_first_of("?#"));
+  auto content_type = response.header("content-type");
+  nlohmann::json record{{"method", method},
+                        {"path", path},
+                        {"status", response.status},
+                        {"content_type", content_type}};
+  // JSON answers are checked against their schema; big ones (a long task list) only by status.
+  if (content_type.rfind("application/json", 0) == 0 && response.body.size() <= (64u << 10)) {
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
+    record["body"] = body.is_discarded() ? nlohmann::json(response.body) : body;
+    record["body_is_json"] = !body.is_discarded();
+  }
+  auto line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::lock_guard<std::mutex> lock(mutex);
+  std::ofstream out{file, std::ios::app};
+  out << line;
+}
+
+http_response perform(CURL* curl, http_response& response, const std::string& method,
+                      const std::string& url) {
   auto rc = curl_easy_perform(curl);
   if (rc != CURLE_OK)
     throw std::runtime_error("HTTP request to " + url + " failed: " + curl_easy_strerror(rc));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &response.seconds);
+  record_for_contract(method, url, response);
   return std::move(response);
 }
 
@@ -105,7 +144,7 @@ std::string http_response::header(const std::string& lowercase_name) const {
 http_response get(const std::string& url, std::chrono::milliseconds timeout) {
   http_response response;
   auto curl = make_handle(url, timeout, response);
-  return perform(curl.get(), response, url);
+  return perform(curl.get(), response, "GET", url);
 }
 
 http_response post_multipart(const std::string& url, const std::vector<form_part>& parts,
@@ -125,7 +164,7 @@ http_response post_multipart(const std::string& url, const std::vector<form_part
   curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
   auto headers = base_headers();
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  return perform(curl.get(), response, url);
+  return perform(curl.get(), response, "POST", url);
 }
 
 http_response post_raw(const std::string& url, const std::string& body,
@@ -137,7 +176,7 @@ http_response post_raw(const std::string& url, const std::string& body,
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   auto headers = base_headers(content_type);
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  return perform(curl.get(), response, url);
+  return perform(curl.get(), response, "POST", url);
 }
 
 http_response send_request(const std::string& method, const std::string& url,
@@ -157,7 +196,7 @@ http_response send_request(const std::string& method, const std::string& url,
   for (const auto& line : header_lines)
     headers.reset(curl_slist_append(headers.release(), line.c_str()));
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  return perform(curl.get(), response, url);
+  return perform(curl.get(), response, method, url);
 }
 
 namespace {
