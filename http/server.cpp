@@ -427,6 +427,15 @@ struct http_server::impl {
     });
   }
 
+  /// An embedded file with its content type, or a JSON 404 when there is none.
+  static restinio::request_handling_status_t answer_asset(const exchange_ptr& ex,
+                                                          const static_asset* asset) {
+    if (!asset)
+      return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
+    std::string content_type{asset->content_type};
+    return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
+  }
+
   std::unique_ptr<router_t> make_router() {
     auto router = std::make_unique<router_t>();
     // Every route is one of api_routes() (http/routes.cpp), the list the OpenAPI document is
@@ -540,21 +549,22 @@ struct http_server::impl {
                           "text/plain; version=0.0.4; charset=utf-8");
       });
     });
-    auto dashboard_file = [this](const restinio::request_handle_t& req, std::string file) {
-      return guarded(req, metrics, "/dashboard", limits, [&](const exchange_ptr& ex) {
-        const auto* asset = find_static_asset(file);
-        if (!asset)
-          return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
-        std::string content_type{asset->content_type};
-        return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
+    // A page and its files, compiled into the binary: GET <page> answers `index`, GET
+    // <page>/<file> the file of that name (or 404).
+    auto add_page = [&](const char* page, const char* files, std::string index, auto serve) {
+      add(restinio::http_method_get(), page,
+          [serve, index](auto req, auto) { return serve(req, index); });
+      add(restinio::http_method_get(), files, [serve](auto req, auto&& params) {
+        auto file = params["file"];
+        return serve(req, std::string{file.data(), file.size()});
       });
     };
-    add(restinio::http_method_get(), "/dashboard",
-        [dashboard_file](auto req, auto) { return dashboard_file(req, "index.html"); });
-    add(restinio::http_method_get(), "/dashboard/:file", [dashboard_file](auto req, auto&& params) {
-      auto file = params["file"];
-      return dashboard_file(req, std::string{file.data(), file.size()});
-    });
+    add_page("/dashboard", "/dashboard/:file", "index.html",
+             [this](const restinio::request_handle_t& req, const std::string& file) {
+               return guarded(req, metrics, "/dashboard", limits, [&](const exchange_ptr& ex) {
+                 return answer_asset(ex, find_static_asset(file));
+               });
+             });
     add(restinio::http_method_get(), "/health", [this](auto req, auto) {
       return guarded(req, metrics, "/health", limits, [&](const exchange_ptr& ex) {
         return answer_now(ex, {200, R"({"status":"ok"})", {}});
@@ -565,29 +575,20 @@ struct http_server::impl {
         return answer_now(ex, {200, std::string{openapi_document()}, {}});
       });
     });
-    // Swagger UI over /openapi.json: the page, then its files (compiled in, no CDN).
-    auto docs_file = [this](const restinio::request_handle_t& req, const std::string& file) {
-      return guarded(req, metrics, "/docs", limits, [&](const exchange_ptr& ex) {
-        if (!find_api_asset("swagger-ui-bundle.js"))
-          return answer_now(ex, {503,
-                                 to_text(error_body("Swagger UI was not installed when this "
-                                                    "binary was built (scripts/setup installs "
-                                                    "it); the API description is at "
-                                                    "/openapi.json")),
-                                 {}});
-        const auto* asset = file == "openapi.json" ? nullptr : find_api_asset(file);
-        if (!asset)
-          return answer_now(ex, {404, to_text(error_body("Not Found")), {}});
-        std::string content_type{asset->content_type};
-        return answer_now(ex, {200, std::string{asset->body}, {}}, content_type.c_str());
-      });
-    };
-    add(restinio::http_method_get(), "/docs",
-        [docs_file](auto req, auto) { return docs_file(req, "docs.html"); });
-    add(restinio::http_method_get(), "/docs/:file", [docs_file](auto req, auto&& params) {
-      auto file = params["file"];
-      return docs_file(req, std::string{file.data(), file.size()});
-    });
+    // Swagger UI over /openapi.json (compiled in, no CDN).
+    add_page("/docs", "/docs/:file", "docs.html",
+             [this](const restinio::request_handle_t& req, const std::string& file) {
+               return guarded(req, metrics, "/docs", limits, [&](const exchange_ptr& ex) {
+                 if (!find_api_asset("swagger-ui-bundle.js"))
+                   return answer_now(
+                       ex, {503,
+                            to_text(error_body("Swagger UI was not installed when this binary "
+                                               "was built (scripts/setup installs it); the API "
+                                               "description is at /openapi.json")),
+                            {}});
+                 return answer_asset(ex, file == "openapi.json" ? nullptr : find_api_asset(file));
+               });
+             });
     if (registered != api_routes().size())
       throw std::logic_error("the router misses routes of api_routes()");
     router->non_matched_request_handler([this](auto req) {

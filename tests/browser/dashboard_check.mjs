@@ -22,7 +22,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const [baseArg, screenshotPath] = process.argv.slice(2);
 if (!baseArg || !screenshotPath) {
@@ -88,16 +88,7 @@ const summary = { ok: false, url, screenshot: path.resolve(screenshotPath), metr
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.IMGPROC_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    // As root in a container there is no sandbox; the rest keeps Chromium off the network
-    // (this machine has none) and quiet.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-default-apps', '--disable-extensions'],
-    timeout: waitMs,
-  });
+  browser = await launchChromium(waitMs);
 } catch (e) {
   log(`cannot start the browser: ${e.message}`);
   process.stdout.write(JSON.stringify({ ok: false, error: `cannot start the browser: ${e.message}`, url }) + '\n');

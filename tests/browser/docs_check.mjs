@@ -11,7 +11,7 @@
 // browser cannot start. Progress goes to stderr. IMGPROC_CHROMIUM: browser binary
 // (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const [baseArg, jpegPath, screenshotPath] = process.argv.slice(2);
 if (!baseArg || !jpegPath || !screenshotPath) {
@@ -30,14 +30,7 @@ hardStop.unref();
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.IMGPROC_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-default-apps', '--disable-extensions'],
-    timeout: waitMs,
-  });
+  browser = await launchChromium(waitMs);
 } catch (e) {
   process.stdout.write(JSON.stringify({ ...summary, error: `cannot start the browser: ${e.message}` }) + '\n');
   process.exit(2);

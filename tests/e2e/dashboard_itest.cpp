@@ -102,16 +102,9 @@ TEST(dashboard, is_served_by_the_gateway) {
 TEST(dashboard, shows_live_node_and_actor_figures_in_a_browser) {
   const std::string source = IMGPROC_SOURCE_DIR;
   const std::string script = source + "/tests/browser/dashboard_check.mjs";
-  auto node = find_program("node");
-  ASSERT_FALSE(node.empty()) << "node (Node.js 20 or later) is not on PATH: run scripts/setup";
-  ASSERT_EQ(
-      ::access((source + "/tests/browser/node_modules/playwright-core/package.json").c_str(), R_OK),
-      0)
-      << "playwright-core is not installed: run scripts/setup (npm ci --prefix tests/browser)";
-  const char* browser_env = std::getenv("IMGPROC_CHROMIUM");
-  std::string browser = browser_env && *browser_env ? browser_env : "/usr/bin/chromium";
-  ASSERT_EQ(::access(browser.c_str(), X_OK), 0)
-      << browser << " is missing: run scripts/setup (Debian package chromium)";
+  std::string node;
+  auto missing = missing_browser_tools(node);
+  ASSERT_TRUE(missing.empty()) << missing;
   const char* allow_env = std::getenv("IMGPROC_DASHBOARD_ALLOW_NO_METRICS");
   const bool need_metrics = !(allow_env && std::string{allow_env} == "1");
 

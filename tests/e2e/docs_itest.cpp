@@ -45,16 +45,9 @@ TEST(docs, serves_swagger_ui_and_its_files_from_the_binary) {
 TEST(docs, renders_every_operation_and_try_it_out_uploads_an_image) {
   const std::string source = IMGPROC_SOURCE_DIR;
   const std::string script = source + "/tests/browser/docs_check.mjs";
-  auto node = find_program("node");
-  ASSERT_FALSE(node.empty()) << "node (Node.js 20 or later) is not on PATH: run scripts/setup";
-  ASSERT_EQ(
-      ::access((source + "/tests/browser/node_modules/playwright-core/package.json").c_str(), R_OK),
-      0)
-      << "playwright-core is not installed: run scripts/setup (npm ci --prefix tests/browser)";
-  const char* browser_env = std::getenv("IMGPROC_CHROMIUM");
-  std::string browser = browser_env && *browser_env ? browser_env : "/usr/bin/chromium";
-  ASSERT_EQ(::access(browser.c_str(), X_OK), 0)
-      << browser << " is missing: run scripts/setup (Debian package chromium)";
+  std::string node;
+  auto missing = missing_browser_tools(node);
+  ASSERT_TRUE(missing.empty()) << missing;
 
   const std::string artifacts = test_artifacts_dir();
   const std::string screenshot = artifacts + "/docs.png";

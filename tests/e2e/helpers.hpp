@@ -178,4 +178,21 @@ inline std::string find_program(const std::string& name) {
   }
 }
 
+/// What the headless-browser checks (tests/browser/*.mjs) need: node on PATH, playwright-core
+/// installed by scripts/setup, and Chromium (IMGPROC_CHROMIUM, default /usr/bin/chromium).
+/// Returns what is missing, or "" with `node` set to node's path.
+inline std::string missing_browser_tools(std::string& node) {
+  node = find_program("node");
+  if (node.empty())
+    return "node (Node.js 20 or later) is not on PATH: run scripts/setup";
+  const std::string modules = std::string{IMGPROC_SOURCE_DIR} + "/tests/browser/node_modules";
+  if (::access((modules + "/playwright-core/package.json").c_str(), R_OK) != 0)
+    return "playwright-core is not installed: run scripts/setup (npm ci --prefix tests/browser)";
+  const char* browser_env = std::getenv("IMGPROC_CHROMIUM");
+  std::string browser = browser_env && *browser_env ? browser_env : "/usr/bin/chromium";
+  if (::access(browser.c_str(), X_OK) != 0)
+    return browser + " is missing: run scripts/setup (Debian package chromium)";
+  return "";
+}
+
 } // namespace imgproc::testing::e2e

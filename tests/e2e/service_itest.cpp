@@ -298,8 +298,9 @@ TEST(routes, an_unreachable_database_at_start_is_one_log_line_and_ready_503) {
   auto detail = expect_error(get(stack.url("/ready")), 503);
   EXPECT_NE(detail.find(std::to_string(port)), std::string::npos) << detail;
   expect_error(upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, 1)), 503);
-  // The API's description needs no database.
+  // The API's description and its pages need no database.
   EXPECT_EQ(get(stack.url("/openapi.json")).status, 200);
+  EXPECT_EQ(get(stack.url("/docs")).status, 200);
   const auto& log = stack.imgproc().stderr_path();
   EXPECT_EQ(count_lines_with(log, "noticed while starting up"), 1u);
   EXPECT_EQ(count_lines_with(log, "Connection refused"), 1u) << stack.imgproc().stderr_tail(20);
