@@ -1,6 +1,6 @@
 #include "actors/metered.hpp"
 
-#include "actors/node_protocol.hpp"
+#include "actors/cluster/node_protocol.hpp"
 
 #include <caf/local_actor.hpp>
 

@@ -1,7 +1,7 @@
 #include "app/commands.hpp"
 
-#include "actors/gateway_node.hpp"
-#include "actors/worker_node.hpp"
+#include "actors/nodes/gateway_node.hpp"
+#include "actors/nodes/worker_node.hpp"
 #include "app/settings.hpp"
 #include "common/log.hpp"
 #include "core/detector_client.hpp"

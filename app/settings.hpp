@@ -4,8 +4,8 @@
 // table, so one environment (a compose file, a systemd unit) configures any of them; each role's
 // defaults differ where its job does (a gateway runs no jobs itself and listens for workers).
 
-#include "actors/gateway_node.hpp"
-#include "actors/worker_node.hpp"
+#include "actors/nodes/gateway_node.hpp"
+#include "actors/nodes/worker_node.hpp"
 #include "common/log.hpp"
 #include "common/options.hpp"
 #include "http/server.hpp"

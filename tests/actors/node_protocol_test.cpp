@@ -1,8 +1,8 @@
 // What crosses a node boundary survives CAF's serialization, byte for byte, with the same
 // serializer the middleman uses. Within a process nothing is copied: checked by identity.
 
-#include "actors/cluster.hpp"
-#include "actors/node_protocol.hpp"
+#include "actors/cluster/cluster.hpp"
+#include "actors/cluster/node_protocol.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

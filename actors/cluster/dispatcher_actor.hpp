@@ -1,0 +1,55 @@
+#pragma once
+
+// Dispatcher: one per gateway. Knows the nodes that run jobs (the gateway's own node, if it has
+// capacity, and every worker node that joined) and sends each job to the least-loaded one
+// (dispatch_table holds the rules). When every node is full, jobs wait in a bounded queue; beyond
+// it they are refused at once with `overloaded` (503 with Retry-After).
+//
+///   receives: (run_atom, node_job)        answers: node_result from the node that ran it
+///             (join_atom, actor, node_info) answers: the gateway's name (from membership)
+///             (leave_atom, actor)         answers: true; the node gets no new jobs
+///             (status_atom)               answers: json_reply for GET /cluster
+///             (ping_atom)                 answers: whether any node can take jobs (/ready)
+///             (expire_atom, job id)       from itself at a job's deadline
+///   fails:    overloaded (no node, or queue full), deadline_exceeded, or the node's own error
+//
+// Failures: every node is monitored. When one goes down (killed, its link lost, or its
+// heartbeat stopped: CAF's middleman then closes the link), its jobs in flight are sent to
+// another node within their deadline. A request to a node whose answer is lost is retried the
+// same way. Each job carries an attempt number; an answer from an earlier attempt (a node that
+// was presumed dead but finished anyway) is ignored, so the requester gets exactly one answer.
+// Re-running is safe: nodes do not write task rows, the gateway's pipeline actor does, once.
+
+#include "actors/cluster/node_protocol.hpp"
+
+#include <atomic>
+#include <caf/fwd.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace imgproc {
+
+/// What the dispatcher would do with a new job, published after every change so that the HTTP
+/// side can refuse work at once, before a pipeline actor or a task row exists. A hint: the
+/// dispatcher still decides each job itself.
+enum class admission_state { accepting, no_nodes, full };
+using admission_ptr = std::shared_ptr<std::atomic<admission_state>>;
+/// Requests refused for want of capacity outside the dispatch table (refused up front, or with
+/// no node up); /cluster reports them with the table's own in `queue.rejected`.
+using refusal_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
+
+struct dispatcher_settings {
+  std::string gateway_name;
+  std::size_t queue_limit = 256;
+  /// How often one job may be moved to another node after its node failed.
+  int max_attempts = 3;
+  admission_ptr admission =
+      std::make_shared<std::atomic<admission_state>>(admission_state::no_nodes);
+  refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
+};
+
+caf::actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings);
+
+} // namespace imgproc

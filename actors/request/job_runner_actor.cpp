@@ -1,0 +1,115 @@
+#include "actors/request/job_runner_actor.hpp"
+
+#include "actors/metered.hpp"
+#include "core/task_json.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+namespace imgproc {
+namespace {
+
+struct job_runner_state {
+  static inline const char* name = "job_runner";
+  pools_ptr pools;
+  std::string node_name;
+  local_job job;
+  caf::typed_response_promise<node_result> promise;
+  load_ptr jobs; ///< the node's running jobs, counted down when the runner ends
+  meter_ptr meter;
+
+  job_runner_state() = default;
+  job_runner_state(const job_runner_state&) = delete;
+  job_runner_state& operator=(const job_runner_state&) = delete;
+  ~job_runner_state() {
+    if (jobs)
+      jobs->done();
+  }
+};
+
+using pointer = job_runner_actor::stateful_pointer<job_runner_state>;
+
+std::chrono::milliseconds time_left(pointer self) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      self->state.job.data->deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+std::string step_name(const pipeline_plan& plan, std::size_t index) {
+  return "step " + std::to_string(index + 1) + " (" + plan.steps[index].kind->handler + ")";
+}
+
+void run_step(pointer self, std::size_t index) {
+  auto& st = self->state;
+  const auto& plan = *st.job.plan;
+  if (index == plan.steps.size()) {
+    const auto& data = *st.job.data;
+    st.promise.deliver(node_result{result_status(data), output_json(data).dump(), st.node_name});
+    self->quit();
+    return;
+  }
+  auto& pool = st.pools->pool_for(plan.steps[index].kind->stage);
+  auto timeout = time_left(self); // before the payload moves into the job
+  stage_job job{st.job.plan, index, std::move(st.job.data)};
+  self->request(pool.pick(), timeout, run_atom::value, std::move(job))
+      .then(metered(self->state.meter, false,
+                    [self, index](payload_ptr& out) {
+                      self->state.job.data = std::move(out);
+                      run_step(self, index + 1);
+                    }),
+            metered(self->state.meter, false, [self, index](caf::error& err) {
+              if (err.category() != error_category && err != caf::sec::request_timeout) {
+                // Not the step's failure but this node's (a stage actor gone while the node shuts
+                // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
+                self->state.promise.deliver(std::move(err));
+                self->quit();
+                return;
+              }
+              auto f = from_caf_error(err);
+              if (err == caf::sec::request_timeout)
+                f.detail =
+                    "the request ran out of time during " + step_name(*self->state.job.plan, index);
+              else
+                f.detail = step_name(*self->state.job.plan, index) + ": " + f.detail;
+              self->state.promise.deliver(to_caf_error(f));
+              self->quit();
+            }));
+}
+
+job_runner_actor::behavior_type job_runner(pointer self, pools_ptr pools, std::string node_name,
+                                           load_ptr jobs, meter_ptr meter) {
+  self->state.jobs = std::move(jobs);
+  self->state.meter = std::move(meter);
+  count_running(self, self->state.meter);
+  self->state.pools = std::move(pools);
+  self->state.node_name = std::move(node_name);
+  return {
+      metered(self->state.meter, true,
+              [self](run_atom, local_job& job) -> caf::typed_response_promise<node_result> {
+                auto& st = self->state;
+                st.promise = self->make_response_promise<node_result>();
+                if (!job.plan || !job.data || job.plan->steps.empty()) {
+                  st.promise.deliver(
+                      to_caf_error(make_failure(error_code::internal, "malformed job")));
+                  self->quit();
+                  return st.promise;
+                }
+                st.job = std::move(job);
+                run_step(self, 0);
+                return st.promise;
+              }),
+  };
+}
+
+} // namespace
+
+job_runner_actor spawn_job_runner(caf::actor_system& sys, pools_ptr pools, std::string node_name,
+                                  load_ptr jobs, meter_ptr meter) {
+  jobs->add();
+  return sys.spawn(job_runner, std::move(pools), std::move(node_name), std::move(jobs),
+                   std::move(meter));
+}
+
+} // namespace imgproc

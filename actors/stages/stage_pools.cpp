@@ -1,0 +1,40 @@
+#include "actors/stages/stage_pools.hpp"
+
+#include "actors/stages/decoder_actor.hpp"
+#include "actors/stages/detector_client_actor.hpp"
+#include "actors/metered.hpp"
+#include "actors/stages/preprocessor_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+namespace imgproc {
+
+pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settings) {
+  auto pools = std::make_shared<stage_pools>();
+  pools->decoders.set_meter(actor_meter_for("decoder"));
+  pools->preprocessors.set_meter(actor_meter_for("preprocessor"));
+  pools->detectors.set_meter(actor_meter_for("detector_client"));
+  for (std::size_t i = 0; i < settings.decoders; ++i) {
+    auto load = std::make_shared<load_counter>();
+    pools->decoders.add(spawn_decoder(sys, settings.decoder, load), load);
+  }
+  for (std::size_t i = 0; i < settings.preprocessors; ++i) {
+    auto load = std::make_shared<load_counter>();
+    pools->preprocessors.add(spawn_preprocessor(sys, load), load);
+  }
+  for (std::size_t i = 0; i < settings.detector_clients; ++i) {
+    auto load = std::make_shared<load_counter>();
+    pools->detectors.add(spawn_detector_client(sys, settings.detector, load), load);
+  }
+  return pools;
+}
+
+void stop_stage_pools(stage_pools& pools) {
+  for (auto* pool : {&pools.decoders, &pools.preprocessors, &pools.detectors})
+    for (const auto& worker : pool->workers())
+      caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+}
+
+} // namespace imgproc

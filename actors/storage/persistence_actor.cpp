@@ -1,0 +1,208 @@
+#include "actors/storage/persistence_actor.hpp"
+
+#include "actors/metered.hpp"
+#include "common/log.hpp"
+#include "core/task_json.hpp"
+#include "db/outage_log.hpp"
+#include "db/session.hpp"
+#include "db/task_repository.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace imgproc {
+namespace {
+
+using pointer = persistence_actor::stateful_pointer<persistence_state>;
+
+/// Runs one repository call; any database exception becomes database_unavailable.
+template <class T, class F> caf::result<T> with_db(pointer self, const char* what, F&& fn) {
+  job_scope scope{*self->state.load};
+  try {
+    caf::result<T> result = self->state.session->run(std::forward<F>(fn));
+    db::outage_log::process().succeeded();
+    return result;
+  } catch (const pqxx::broken_connection& e) {
+    // The database is away: one line for the whole outage, not one per call.
+    db::outage_log::process().failed(what, e.what());
+    return to_caf_error(make_failure(error_code::database_unavailable,
+                                     std::string{"database unavailable: "} + what + " failed"));
+  } catch (const db::pipeline_gone& e) {
+    return to_caf_error(make_failure(error_code::pipeline_retired, e.what()));
+  } catch (const db::queue_full& e) {
+    return to_caf_error(make_failure(error_code::overloaded,
+                                     std::string{"the queue of asynchronous tasks is full: "} +
+                                         e.what() + "; retry shortly"));
+  } catch (const pqxx::foreign_key_violation&) {
+    // A pipeline deleted (it had no tasks) between loading its plan and creating the task.
+    return to_caf_error(make_failure(error_code::pipeline_not_found, "the pipeline was deleted"));
+  } catch (const std::exception& e) {
+    log::warning("persistence", std::string{what} + " failed: " + e.what());
+    return to_caf_error(make_failure(error_code::database_unavailable,
+                                     std::string{"database unavailable: "} + what + " failed"));
+  }
+}
+
+/// with_db() for a row write, timed and counted in the database metrics.
+template <class T, class F>
+caf::result<T> write_db(pointer self, const char* operation, const char* what, F&& fn) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = with_db<T>(self, what, std::forward<F>(fn));
+  if (auto* metrics = process_metrics())
+    metrics->db_write(
+        operation, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+        result.flag != caf::rt_error);
+  return result;
+}
+
+nlohmann::ordered_json render_json(const db::task_record& task) {
+  auto json = task_response(task.id, task.pipeline_id, task.status, task.filename, task.data);
+  json["pipeline_version"] =
+      task.pipeline_version ? nlohmann::ordered_json(*task.pipeline_version) : nullptr;
+  json["created_at"] = task.created_at;
+  json["finished_at"] = task.finished_at ? nlohmann::ordered_json(*task.finished_at) : nullptr;
+  if (task.error)
+    json["error"] = *task.error;
+  return json;
+}
+
+persistence_actor::behavior_type persistence(pointer self, std::string dsn,
+                                             std::chrono::milliseconds statement_timeout,
+                                             load_ptr load) {
+  self->state.session =
+      db::bounded_session(std::move(dsn), statement_timeout, db::prepare_task_statements);
+  self->state.load = std::move(load);
+  auto meter = actor_meter_for("persistence");
+  count_running(self, meter);
+  return {
+      metered(meter, true,
+              [self](create_atom, const new_task& task) {
+                return write_db<std::int64_t>(
+                    self, "create", "creating a task", [&](pqxx::connection& conn) {
+                      return db::create_task(conn, task.pipeline_id, task.pipeline_version,
+                                             task.filename);
+                    });
+              }),
+      metered(meter, true,
+              [self](finish_atom, const task_outcome& outcome) {
+                return write_db<bool>(
+                    self, "finish", "storing a result", [&](pqxx::connection& conn) {
+                      return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data,
+                                             outcome.attempt, outcome.pipeline_version);
+                    });
+              }),
+      metered(meter, true,
+              [self](fail_atom, const task_failure& failed) {
+                return write_db<bool>(
+                    self, "fail", "storing a failure", [&](pqxx::connection& conn) {
+                      return db::fail_task(conn, failed.task_id, failed.error, failed.attempt);
+                    });
+              }),
+      metered(meter, true,
+              [self](list_atom, const task_filter& filter) {
+                return with_db<json_reply>(self, "listing tasks", [&](pqxx::connection& conn) {
+                  db::task_query query;
+                  query.pipeline_id = filter.pipeline_id;
+                  query.status = filter.status;
+                  query.limit = filter.limit;
+                  query.after_id = filter.after_id;
+                  auto tasks = db::list_tasks(conn, query);
+                  nlohmann::ordered_json items = nlohmann::ordered_json::array();
+                  for (const auto& task : tasks)
+                    items.push_back(render_json(task));
+                  nlohmann::ordered_json body;
+                  body["items"] = std::move(items);
+                  // A full page may have more behind it; a short one is the last.
+                  body["next_after_id"] =
+                      static_cast<int>(tasks.size()) == filter.limit && !tasks.empty()
+                          ? nlohmann::ordered_json(tasks.back().id)
+                          : nlohmann::ordered_json(nullptr);
+                  return json_reply{200, to_text(body)};
+                });
+              }),
+      metered(meter, true,
+              [self](ping_atom) {
+                job_scope scope{*self->state.load};
+                // A connection the server closed is only noticed on use, and then dropped: the
+                // second try opens a fresh one, so a database that is back reads as up at once.
+                auto problem = self->state.session->health_problem();
+                return problem.empty() ? problem : self->state.session->health_problem();
+              }),
+      metered(meter, true,
+              [self](sweep_atom, std::int64_t min_age_seconds) {
+                return with_db<std::int64_t>(
+                    self, "sweeping abandoned tasks", [&](pqxx::connection& conn) {
+                      return db::fail_stale_tasks(
+                          conn,
+                          "abandoned: still processing after " + std::to_string(min_age_seconds) +
+                              " s (its gateway stopped, or a row write was lost)",
+                          std::chrono::seconds(min_age_seconds));
+                    });
+              }),
+      metered(meter, true,
+              [self](enqueue_atom, const new_queued_task& task) {
+                return write_db<std::int64_t>(
+                    self, "enqueue", "queueing a task", [&](pqxx::connection& conn) {
+                      return db::enqueue_task(conn, task.pipeline_id, task.pipeline_version,
+                                              task.filename, task.image, task.queue_limit);
+                    });
+              }),
+      metered(meter, true,
+              [self](claim_atom, std::int32_t limit) {
+                return with_db<claimed_batch>(
+                    self, "claiming queued tasks", [&](pqxx::connection& conn) {
+                      claimed_batch batch;
+                      for (auto& task : db::claim_tasks(conn, limit))
+                        batch.push_back(
+                            {task.id, task.pipeline_id, task.pipeline_version,
+                             std::move(task.filename), task.attempt,
+                             std::make_shared<const std::string>(std::move(task.image))});
+                      return batch;
+                    });
+              }),
+      metered(meter, true,
+              [self](release_atom, const task_release& claim) {
+                return with_db<bool>(self, "releasing a claimed task", [&](pqxx::connection& conn) {
+                  return db::release_task(conn, claim.task_id, claim.attempt);
+                });
+              }),
+      metered(meter, true,
+              [self](requeue_atom, std::int32_t max_attempts, std::int64_t min_age_seconds) {
+                return with_db<std::int64_t>(
+                    self, "requeueing abandoned tasks", [&](pqxx::connection& conn) {
+                      auto counts = db::requeue_abandoned_tasks(
+                          conn, max_attempts,
+                          "abandoned: its process stopped during each of " +
+                              std::to_string(max_attempts) + " attempts",
+                          std::chrono::seconds(min_age_seconds));
+                      if (counts.failed > 0)
+                        log::warning("persistence", "failed " + std::to_string(counts.failed) +
+                                                        " queued task(s) abandoned " +
+                                                        std::to_string(max_attempts) + " times");
+                      db::delete_finished_inputs(conn);
+                      return counts.requeued;
+                    });
+              }),
+      metered(meter, true,
+              [self](get_atom, std::int64_t id) {
+                return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
+                  auto task = db::find_task(conn, id);
+                  if (!task)
+                    return json_reply{
+                        404, to_text(error_body("task " + std::to_string(id) + " not found"))};
+                  return json_reply{200, to_text(render_json(*task))};
+                });
+              }),
+  };
+}
+
+} // namespace
+
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
+                                    std::chrono::milliseconds statement_timeout, load_ptr load) {
+  return sys.spawn<caf::detached>(persistence, std::move(dsn), statement_timeout, std::move(load));
+}
+
+} // namespace imgproc

@@ -1,0 +1,69 @@
+#pragma once
+
+// Persistence: writes and reads task rows (libpqxx) for the pipeline actors.
+//
+///   receives: (create_atom, new_task)     answers: task id (the row, status processing)
+///             (finish_atom, task_outcome) answers: whether a processing row was finished
+///             (fail_atom, task_failure)   answers: whether a processing row was failed
+///             (get_atom, int64 id)        answers: json_reply, the task or 404
+///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
+///             (ping_atom)                 answers: "" when the database answers `SELECT 1`,
+///                                         else why not, on one line
+///             (sweep_atom, min_age_s)     answers: how many rows it failed that were still
+///                                         'processing' after min_age_s (longer than any
+///                                         request lives: a crashed gateway's, or lost writes)
+///             (enqueue_atom, new_queued_task) answers: the id of the queued task, stored with
+///                                         its upload in one statement
+///             (claim_atom, int32 limit)   answers: claimed_batch, up to `limit` queued tasks now
+///                                         'processing' under this process's name
+///             (release_atom, task_release) answers: whether the claim went back to the queue
+///             (requeue_atom, int32 max_attempts, int64 min_age_s)
+///                                         answers: how many asynchronous tasks of stopped
+///                                         processes went back to the queue (and deletes the
+///                                         uploads of finished tasks)
+///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
+//
+// libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
+// reopened lazily after a failure. A process runs a fixed pool of them (--db-connections).
+
+#include "actors/messages.hpp"
+#include "actors/stages/worker_pool.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace imgproc {
+
+namespace db {
+class session;
+}
+
+using persistence_actor =
+    caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
+                     caf::replies_to<finish_atom, task_outcome>::with<bool>,
+                     caf::replies_to<fail_atom, task_failure>::with<bool>,
+                     caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
+                     caf::replies_to<list_atom, task_filter>::with<json_reply>,
+                     caf::replies_to<ping_atom>::with<std::string>,
+                     caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,
+                     caf::replies_to<claim_atom, std::int32_t>::with<claimed_batch>,
+                     caf::replies_to<release_atom, task_release>::with<bool>,
+                     caf::replies_to<requeue_atom, std::int32_t, std::int64_t>::with<std::int64_t>>;
+
+struct persistence_state {
+  static inline const char* name = "persistence";
+  std::unique_ptr<db::session> session;
+  load_ptr load;
+};
+
+/// `statement_timeout` bounds each statement on the server (lock waits get half of it).
+persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
+                                    std::chrono::milliseconds statement_timeout, load_ptr load);
+
+} // namespace imgproc
