@@ -16,13 +16,6 @@
 
 namespace imgproc {
 
-struct decoder_state {
-  static inline const char* name = "decoder";
-  jpeg_decoder decoder;
-  stage_resources resources;
-  load_ptr load;
-};
-
 stage_actor spawn_decoder(caf::actor_system& sys, jpeg_decoder_settings settings, load_ptr load);
 
 } // namespace imgproc

@@ -17,13 +17,6 @@
 
 namespace imgproc {
 
-struct detector_client_state {
-  static inline const char* name = "detector_client";
-  std::unique_ptr<detector_client> client;
-  stage_resources resources;
-  load_ptr load;
-};
-
 stage_actor spawn_detector_client(caf::actor_system& sys, detector_settings settings,
                                   load_ptr load);
 

@@ -16,13 +16,6 @@
 
 namespace imgproc {
 
-struct preprocessor_state {
-  static inline const char* name = "preprocessor";
-  preprocessor images;
-  stage_resources resources;
-  load_ptr load;
-};
-
 stage_actor spawn_preprocessor(caf::actor_system& sys, load_ptr load);
 
 } // namespace imgproc

@@ -15,6 +15,9 @@
 #include <caf/replies_to.hpp>
 #include <caf/result.hpp>
 #include <caf/typed_actor.hpp>
+#include <functional>
+#include <memory>
+#include <string>
 
 namespace imgproc {
 
@@ -24,5 +27,20 @@ using stage_actor = caf::typed_actor<caf::replies_to<run_atom, stage_job>::with<
 /// Catches every exception: an actor handler must not throw.
 caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& resources,
                                        stage_job& job);
+
+/// What one stage actor owns for its steps: its tool (a decoder, an image scratch, an ML client)
+/// and the resources view the steps use, which points into it.
+struct stage_tools {
+  std::shared_ptr<void> owner; ///< keeps the tool alive for the actor's life
+  stage_resources resources;
+};
+
+/// The one stage actor, whatever its stage: it builds its tools with `make_tools` when it
+/// starts, then runs each job's step of stage `kind` with them. `name` labels its metrics
+/// (`caf_actor_*{name=...}`; a string with static storage); a detect stage also records
+/// `imgproc_ml_call_*`. `detached` gives it its own thread, for stages whose work blocks (the ML
+/// call); the others run on CAF's scheduler.
+stage_actor spawn_stage(caf::actor_system& sys, stage_kind kind, const char* name,
+                        std::function<stage_tools()> make_tools, load_ptr load, bool detached);
 
 } // namespace imgproc

@@ -1,8 +1,8 @@
 #include "actors/stages/stage_pools.hpp"
 
+#include "actors/metered.hpp"
 #include "actors/stages/decoder_actor.hpp"
 #include "actors/stages/detector_client_actor.hpp"
-#include "actors/metered.hpp"
 #include "actors/stages/preprocessor_actor.hpp"
 
 #include <caf/actor_system.hpp>
