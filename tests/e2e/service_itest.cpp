@@ -222,7 +222,10 @@ TEST(routes, ready_follows_the_database) {
   set_allowed(false);
   auto down = get(stack.url("/ready"));
   EXPECT_EQ(down.status, 503) << down.body;
-  expect_error(down, 503);
+  auto why = expect_error(down, 503);
+  // The answer names the database's own error, not just "unavailable".
+  EXPECT_NE(why.find("the database does not answer: "), std::string::npos) << why;
+  EXPECT_NE(why.find("not currently accepting connections"), std::string::npos) << why;
   EXPECT_EQ(get(stack.url("/health")).status, 200);
   set_allowed(true);
   auto up = get(stack.url("/ready"));

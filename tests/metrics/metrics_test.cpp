@@ -101,6 +101,16 @@ TEST(metrics_registry, CafBucketsAreNewerCafsDefaults) {
   EXPECT_EQ(imgproc::metrics::caf_buckets(), expected);
 }
 
+TEST(metrics_registry, BothDispatchRefusalReasonsAreExportedAtZeroFromTheStart) {
+  registry r("n1");
+  const auto fresh = r.scrape();
+  for (const char* reason : {"queue_full", "no_nodes"})
+    EXPECT_EQ(
+        value_of(fresh, "imgproc_dispatch_rejected_total", {{"node", "n1"}, {"reason", reason}}),
+        0.0)
+        << reason;
+}
+
 TEST(metrics_registry, CountersMoveByExactlyTheExpectedAmounts) {
   registry r("n1");
   EXPECT_EQ(r.node(), "n1");
