@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include "db/outage_log.hpp"
+
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
@@ -7,6 +9,12 @@ namespace imgproc {
 
 caf::error to_caf_error(const failure& f) {
   return caf::error{static_cast<std::uint8_t>(f.code), error_category, caf::make_message(f.detail)};
+}
+
+caf::error database_away(const char* what, const std::exception& e) {
+  db::outage_log::process().failed(what, e.what());
+  return to_caf_error(make_failure(error_code::database_unavailable,
+                                   std::string{"database unavailable: "} + what + " failed"));
 }
 
 failure from_caf_error(const caf::error& err) {

@@ -15,6 +15,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -120,6 +121,10 @@ constexpr caf::atom_value error_category = caf::atom("imgproc");
 
 /// A failure as a CAF error: code and category, the detail in the context message.
 caf::error to_caf_error(const failure& f);
+
+/// A call (`what`, e.g. "creating a task") that found the database away: reported to the
+/// process's outage log (one line per outage) and answered as database_unavailable.
+caf::error database_away(const char* what, const std::exception& e);
 
 /// Back from CAF: our own errors keep their code; CAF's request timeout becomes
 /// deadline_exceeded; anything else (a dead actor, an unexpected message) is internal.

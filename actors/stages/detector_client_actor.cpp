@@ -4,14 +4,11 @@ namespace imgproc {
 
 stage_actor spawn_detector_client(caf::actor_system& sys, detector_settings settings,
                                   load_ptr load) {
+  // Detached: the ML call blocks, so each client has its own thread and connection.
   return spawn_stage(
       sys, stage_kind::detect, "detector_client",
       [settings = std::move(settings)] {
-        auto client = std::make_shared<detector_client>(settings);
-        stage_tools tools;
-        tools.resources.detector = client.get();
-        tools.owner = std::move(client);
-        return tools;
+        return owning<detector_client>(&stage_resources::detector, settings);
       },
       std::move(load), true);
 }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace imgproc {
 
@@ -34,6 +35,17 @@ struct stage_tools {
   std::shared_ptr<void> owner; ///< keeps the tool alive for the actor's life
   stage_resources resources;
 };
+
+/// Tools that own one `T`, built from `args`, which the steps see through `slot` (e.g.
+/// `owning<jpeg_decoder>(&stage_resources::decoder, settings)`).
+template <class T, class Pointer, class... Args>
+stage_tools owning(Pointer stage_resources::*slot, Args&&... args) {
+  auto tool = std::make_shared<T>(std::forward<Args>(args)...);
+  stage_tools tools;
+  tools.resources.*slot = tool.get();
+  tools.owner = std::move(tool);
+  return tools;
+}
 
 /// The one stage actor, whatever its stage: it builds its tools with `make_tools` when it
 /// starts, then runs each job's step of stage `kind` with them. `name` labels its metrics

@@ -25,10 +25,7 @@ template <class T, class F> caf::result<T> with_db(pointer self, const char* wha
     db::outage_log::process().succeeded();
     return result;
   } catch (const pqxx::broken_connection& e) {
-    // The database is away: one line for the whole outage, not one per call.
-    db::outage_log::process().failed(what, e.what());
-    return to_caf_error(make_failure(error_code::database_unavailable,
-                                     std::string{"database unavailable: "} + what + " failed"));
+    return database_away(what, e); // one log line for the whole outage, not one per call
   } catch (const db::pipeline_gone& e) {
     return to_caf_error(make_failure(error_code::pipeline_retired, e.what()));
   } catch (const db::queue_full& e) {

@@ -58,9 +58,7 @@ template <class F> caf::result<json_reply> with_db(pointer self, const char* wha
     db::outage_log::process().succeeded();
     return result;
   } catch (const pqxx::broken_connection& e) {
-    db::outage_log::process().failed(what, e.what());
-    return to_caf_error(make_failure(error_code::database_unavailable,
-                                     std::string{"database unavailable: "} + what + " failed"));
+    return database_away(what, e); // one log line for the whole outage, not one per call
   } catch (const db::pipeline_conflict& e) {
     return problem(409, e.what());
   } catch (const db::unknown_handler& e) {

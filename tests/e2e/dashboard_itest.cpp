@@ -118,15 +118,9 @@ TEST(dashboard, shows_live_node_and_actor_figures_in_a_browser) {
   const std::string node_name = cluster["nodes"][0]["name"];
 
   background_load load{stack, 100s};
-  child_process check({node, script, stack.base_url(), screenshot},
-                      {{"IMGPROC_DASHBOARD_TIMEOUT_MS", "20000"}}, "dashboard_check");
-  // The summary is the one JSON line on stdout; progress and failures go to its stderr log,
-  // printed if this test fails.
-  auto line = check.wait_for_line(std::regex{R"(^\{.*\}$)"}, 95s);
-  for (auto deadline = steady_clock::now() + 15s;
-       check.running() && steady_clock::now() < deadline;)
-    std::this_thread::sleep_for(20ms);
-  int exit_code = check.stop(SIGTERM, 5000ms);
+  auto [line, exit_code] =
+      run_browser_check(node, {script, stack.base_url(), screenshot},
+                        {{"IMGPROC_DASHBOARD_TIMEOUT_MS", "20000"}}, "dashboard_check", 95s);
   load.stop();
 
   EXPECT_EQ(exit_code, 0) << line;

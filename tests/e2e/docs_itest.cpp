@@ -60,13 +60,8 @@ TEST(docs, renders_every_operation_and_try_it_out_uploads_an_image) {
   ::unlink(screenshot.c_str());
 
   service_stack stack;
-  child_process check({node, script, stack.base_url(), jpeg, screenshot}, {}, "docs_check");
-  auto line = check.wait_for_line(std::regex{R"(^\{.*\}$)"}, 110s);
-  // The summary comes last: the script exits right after it (closing the browser first).
-  for (auto deadline = std::chrono::steady_clock::now() + 15s;
-       check.running() && std::chrono::steady_clock::now() < deadline;)
-    std::this_thread::sleep_for(20ms);
-  int exit_code = check.stop(SIGTERM, 5000ms);
+  auto [line, exit_code] =
+      run_browser_check(node, {script, stack.base_url(), jpeg, screenshot}, {}, "docs_check", 110s);
   EXPECT_EQ(exit_code, 0) << line;
   auto summary = json::parse(line, nullptr, false);
   ASSERT_FALSE(summary.is_discarded()) << line;

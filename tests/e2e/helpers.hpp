@@ -7,13 +7,17 @@
 #include "tests/support/images.hpp"
 #include "tests/support/stack.hpp"
 
+#include <csignal>
 #include <cstdlib>
 #include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
+#include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -193,6 +197,31 @@ inline std::string missing_browser_tools(std::string& node) {
   if (::access(browser.c_str(), X_OK) != 0)
     return browser + " is missing: run scripts/setup (Debian package chromium)";
   return "";
+}
+
+/// A browser check's outcome: the one JSON summary line it prints on stdout (progress and
+/// failures go to its stderr log, printed if the test fails) and its exit code.
+struct browser_check_result {
+  std::string summary_line;
+  int exit_code = -1;
+};
+
+/// Runs `node argv...` (a tests/browser/*.mjs check) with `env`, waits up to `timeout` for its
+/// summary line, then for it to exit: it prints the summary last and closes the browser first.
+inline browser_check_result run_browser_check(const std::string& node,
+                                              std::vector<std::string> argv,
+                                              std::map<std::string, std::string> env,
+                                              const std::string& name,
+                                              std::chrono::milliseconds timeout) {
+  argv.insert(argv.begin(), node);
+  child_process check(std::move(argv), std::move(env), name);
+  browser_check_result result;
+  result.summary_line = check.wait_for_line(std::regex{R"(^\{.*\}$)"}, timeout);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+       check.running() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  result.exit_code = check.stop(SIGTERM, std::chrono::milliseconds(5000));
+  return result;
 }
 
 } // namespace imgproc::testing::e2e
