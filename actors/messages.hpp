@@ -7,9 +7,9 @@
 // to another node, CAF refuses to serialize it instead of copying a decoded image over the network.
 
 #include "core/errors.hpp"
+#include "core/image_service.hpp"
 #include "core/payload.hpp"
 #include "core/pipeline_plan.hpp"
-#include "core/service_api.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -110,12 +110,6 @@ struct task_release {
   int attempt = 0;
 };
 
-/// A finished answer for an API call: status and JSON body.
-struct json_reply {
-  int status = 200;
-  std::string body;
-};
-
 // -- errors as values ---------------------------------------------------------------------------
 constexpr caf::atom_value error_category = caf::atom("imgproc");
 
@@ -144,6 +138,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_failure)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::new_queued_task)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::claimed_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_release)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::json_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_removal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::cluster_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::task_filter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::pipeline_definition)

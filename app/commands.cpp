@@ -132,30 +132,6 @@ std::shared_ptr<metrics::registry> start_metrics(const std::string& node_name) {
   return registry;
 }
 
-/// A worker's HTTP port serves only /metrics and /health: every other call is answered 404.
-class worker_http_service final : public image_service {
-public:
-  void process(process_request, reply_ptr reply) override { refuse(reply); }
-  void get_task(std::int64_t, reply_ptr reply) override { refuse(reply); }
-  void list_tasks(task_filter, reply_ptr reply) override { refuse(reply); }
-  void list_steps(reply_ptr reply) override { refuse(reply); }
-  void list_pipelines(reply_ptr reply) override { refuse(reply); }
-  void get_pipeline(int, std::optional<int>, reply_ptr reply) override { refuse(reply); }
-  void create_pipeline(std::string, reply_ptr reply) override { refuse(reply); }
-  void replace_pipeline(int, std::string, reply_ptr reply) override { refuse(reply); }
-  void delete_pipeline(int, reply_ptr reply) override { refuse(reply); }
-  void check_ready(reply_ptr reply) override { reply->send({200, R"({"status":"ready"})", {}}); }
-  void cluster_status(reply_ptr reply) override { refuse(reply); }
-
-private:
-  static void refuse(const reply_ptr& reply) {
-    reply->send({404,
-                 to_text(error_body("a worker node serves only /metrics and /health; send "
-                                    "requests to its gateway")),
-                 {}});
-  }
-};
-
 /// The database work a serving process does before it takes requests: migrations (when asked),
 /// then queued tasks of stopped processes go back to the queue and rows left 'processing' by
 /// stopped gateways are failed.
@@ -384,13 +360,12 @@ int run_worker(const std::vector<std::string>& args) {
   try {
     worker_node node{w, registry};
     // Its own /metrics (and /health), when asked for: the gateway serves them too.
-    worker_http_service only_metrics;
     std::unique_ptr<http_server> server;
     if (settings.worker_metrics_port) {
       auto http = settings.http;
       http.port = *settings.worker_metrics_port;
       http.metrics = metrics;
-      server = std::make_unique<http_server>(http, only_metrics);
+      server = std::make_unique<http_server>(http);
       server->start();
       announce("imgproc worker metrics on http://" + http.host + ":" +
                std::to_string(server->port()) + "/metrics");

@@ -1,8 +1,8 @@
 #pragma once
 
 // Errors on the request path are values: every stage returns either its output or a `failure`
-// naming what went wrong. One table maps each code to its HTTP status (see http_status()), so
-// every handler and every role answers the same way.
+// naming what went wrong. The front-end alone maps each code to its HTTP status, through one table
+// (http/api_json.hpp), so every handler and every role answers the same way.
 
 #include <cstdint>
 #include <optional>
@@ -36,13 +36,16 @@ enum class error_code : std::uint8_t {
   image_too_small,   ///< declared dimensions under the configured minimum (422)
   uri_too_long,      ///< request target over the configured limit (414)
   headers_too_large, ///< request header fields over the configured limit (431)
+  task_not_found,    ///< no such task (404)
+  shutting_down,     ///< the process is draining: retry on another instance (503)
+  starting_up,       ///< the start-up work on the database is not done yet (503)
 };
 
 /// Stable snake_case name, used in logs and stored task errors.
 const char* to_string(error_code code);
 
-/// The HTTP status every front-end answers for this code.
-int http_status(error_code code);
+/// Whether the service, not the caller, is at fault (or just unable now): logged as a warning.
+bool is_server_side(error_code code);
 
 struct failure {
   error_code code = error_code::internal;

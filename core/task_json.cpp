@@ -41,40 +41,6 @@ const char* result_status(const payload& data) {
   return data.kind == value_kind::detection ? detection_status(data.found) : "processed";
 }
 
-nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,
-                                     const std::string& filename, const nlohmann::json& data) {
-  nlohmann::ordered_json box = nlohmann::ordered_json::array();
-  if (data.is_object()) {
-    box = nlohmann::ordered_json::object();
-    for (const char* key :
-         {"top_left_x", "top_left_y", "width", "height", "confidence", "class_id"})
-      if (data.contains(key))
-        box[key] = data[key];
-    for (const auto& item : data.items()) // anything else a future step stores
-      if (!box.contains(item.key()))
-        box[item.key()] = item.value();
-  } else if (!data.is_null()) {
-    box = data;
-  }
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  out["id"] = id;
-  out["pipeline_id"] = pipeline_id;
-  out["status"] = status;
-  out["filename"] = filename;
-  out["data"] = std::move(box);
-  return out;
-}
-
-http_reply failure_reply(const failure& f) {
-  int status = http_status(f.code);
-  // 503 means "not now": overloaded, no capacity, database away. Tell clients when to retry.
-  return {status, to_text(error_body(f.detail)), status == 503 ? "1" : ""};
-}
-
-nlohmann::json error_body(const std::string& detail) {
-  return {{"detail", detail}};
-}
-
 bool json_depth_at_most(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;

@@ -1,11 +1,10 @@
 #pragma once
 
-// The original service's response shape, built in one place so that the HTTP answer and the
-// stored row can never disagree.
+// A pipeline's result as stored in a task row's `data` and `status` (http/api_json answers the
+// same values), plus the JSON text helpers every layer uses.
 
 #include "core/errors.hpp"
 #include "core/payload.hpp"
-#include "core/service_api.hpp"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -33,17 +32,6 @@ nlohmann::json output_json(const payload& data);
 /// The task status for the pipeline's final output: detection_status() for a detection,
 /// "processed" for anything else.
 const char* result_status(const payload& data);
-
-/// {"id", "pipeline_id", "status", "filename", "data"}, keys in the original's order (the box's
-/// too, whatever order `data` has, e.g. as read back from jsonb).
-nlohmann::ordered_json task_response(std::int64_t id, int pipeline_id, const std::string& status,
-                                     const std::string& filename, const nlohmann::json& data);
-
-/// {"detail": "..."}: the original's error shape.
-nlohmann::json error_body(const std::string& detail);
-
-/// The HTTP answer for a failure: its status and {"detail": ...}.
-http_reply failure_reply(const failure& f);
 
 /// Whether the JSON text nests arrays and objects at most `max_depth` deep. Checked before
 /// parsing untrusted input: nlohmann::json copies, dumps and destroys values recursively, so a

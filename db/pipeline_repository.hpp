@@ -13,6 +13,8 @@
 // unreachable; pqxx::in_doubt_error if the connection broke during a commit);
 // nlohmann::json::parse_error cannot happen for jsonb but is not caught either.
 
+#include "core/records.hpp"
+
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/connection>
@@ -22,21 +24,8 @@
 
 namespace imgproc::db {
 
-struct step_record {
-  int position = 0;      ///< 1-based order within the pipeline
-  std::string handler;   ///< the step registry's name for the implementation, e.g. "resize"
-  std::string title;     ///< the step kind's human-readable title
-  nlohmann::json params; ///< always a JSON object
-};
-
-struct pipeline_record {
-  int id = 0;
-  std::string title;
-  std::vector<step_record> steps; ///< ordered by position; may be empty
-  int version = 1;                ///< the version these steps are (starts at 1)
-  std::string description;
-  bool retired = false; ///< retired pipelines keep their tasks but cannot run (HTTP 410)
-};
+using imgproc::pipeline_record; ///< see core/records.hpp
+using imgproc::step_record;
 
 /// One step of a pipeline definition to store.
 struct step_draft {

@@ -12,6 +12,8 @@
 // pqxx::data_exception for text PostgreSQL cannot store (invalid UTF-8). std::invalid_argument
 // for an embedded NUL byte (libpq would silently cut the string there) or a bad finish status.
 
+#include "core/records.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -24,22 +26,7 @@
 
 namespace imgproc::db {
 
-struct task_record {
-  std::int64_t id = 0;
-  int pipeline_id = 0;
-  std::optional<int> pipeline_version; ///< the version it ran; empty for rows from older binaries
-  std::string status; ///< queued | processing | detected | undetected | processed | failed
-  std::string filename;
-  nlohmann::json data; ///< null if the column is SQL NULL
-  std::optional<std::string> error;
-  std::string created_at;                 ///< ISO 8601 UTC, e.g. 2024-05-01T12:00:00.123456Z
-  std::optional<std::string> finished_at; ///< same format; empty while processing
-  /// The application_name of the session that created the row ("imgproc:<instance id>", see
-  /// db::instance_application_name); empty for rows from older binaries or plain SQL, or made by
-  /// a session without an application_name.
-  std::optional<std::string> owner;
-  int attempts = 0; ///< claims of an asynchronous task; 0 for a synchronous one
-};
+using imgproc::task_record; ///< see core/records.hpp
 
 /// Registers the statements below on `conn`. Call once per (new) connection.
 void prepare_task_statements(pqxx::connection& conn);

@@ -8,6 +8,7 @@
 #include "core/task_json.hpp"
 #include "core/upload.hpp"
 #include "http/api_assets.hpp"
+#include "http/api_json.hpp"
 #include "http/guarded_socket.hpp"
 #include "http/routes.hpp"
 #include "http/static_assets.hpp"
@@ -109,21 +110,26 @@ void finish(exchange& ex, const http_reply& reply, const char* content_type = "a
   response.done();
 }
 
-/// Answers exactly once; answers 500 if dropped unanswered (e.g. an actor died).
-class restinio_reply final : public reply_channel {
+/// Answers exactly once, rendering the service's answer through the HTTP contract
+/// (http/api_json); answers 500 if dropped unanswered (e.g. an actor died).
+template <class T> class restinio_answer final : public answer_channel<T> {
 public:
-  explicit restinio_reply(exchange_ptr ex) : ex_(std::move(ex)) {}
+  using renderer = std::function<http_reply(const T&)>;
 
-  ~restinio_reply() override {
+  restinio_answer(exchange_ptr ex, renderer render)
+      : ex_(std::move(ex)), render_(std::move(render)) {}
+
+  ~restinio_answer() override {
     if (!sent_.load())
-      send({500, to_text(error_body("internal error: the request was dropped unanswered")), {}});
+      send(
+          make_failure(error_code::internal, "internal error: the request was dropped unanswered"));
   }
 
-  void send(http_reply reply) override {
+  void send(result<T> outcome) override {
     if (sent_.exchange(true))
       return;
     try {
-      finish(*ex_, reply);
+      finish(*ex_, outcome ? render_(outcome.value()) : failure_reply(outcome.error()));
     } catch (const std::exception& e) {
       // The connection is gone (client hung up, or RESTinio's own timeout already answered).
       log::debug("http", std::string{"response not written: "} + e.what());
@@ -135,8 +141,17 @@ public:
 
 private:
   exchange_ptr ex_;
+  renderer render_;
   std::atomic<bool> sent_{false};
 };
+
+/// The channel for one exchange's answer, rendered by to_reply() (or `render`).
+template <class T>
+answer_ptr<T> answer_to(
+    const exchange_ptr& ex,
+    std::function<http_reply(const T&)> render = [](const T& value) { return to_reply(value); }) {
+  return std::make_shared<restinio_answer<T>>(ex, std::move(render));
+}
 
 http_reply error_reply(const failure& f) {
   return failure_reply(f);
@@ -255,13 +270,13 @@ guard_settings transport_guard(const http_settings& s, metrics::registry* metric
 
 struct http_server::impl {
   http_settings settings;
-  image_service& service;
+  image_service* service; ///< none on a worker node: only the process's own routes are served
   metrics::registry* metrics = nullptr; ///< settings.metrics, if any
   header_limits limits;
   running_server server;
   std::atomic<std::uint16_t> bound_port{0};
 
-  impl(http_settings s, image_service& svc)
+  impl(http_settings s, image_service* svc)
       : settings(std::move(s)), service(svc),
         metrics(settings.metrics.get()), limits{settings.max_url_bytes, settings.max_header_bytes} {
   }
@@ -330,7 +345,7 @@ struct http_server::impl {
       work.owner = req; // keeps the body, and so `image`, alive
       work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
       work.async = async;
-      service.process(std::move(work), std::make_shared<restinio_reply>(ex));
+      service->process(std::move(work), answer_to<task_answer>(ex));
       return restinio::request_accepted();
     });
   }
@@ -344,7 +359,7 @@ struct http_server::impl {
       if (!id || *id <= 0)
         return answer_now(ex, error_reply(make_failure(error_code::bad_request,
                                                        "task id must be a positive integer")));
-      service.get_task(*id, std::make_shared<restinio_reply>(ex));
+      service->get_task(*id, answer_to<task_record>(ex));
       return restinio::request_accepted();
     });
   }
@@ -361,10 +376,8 @@ struct http_server::impl {
                                           scheme) &&
         same_secret(std::string_view{header}.substr(scheme.size()), settings.admin_token))
       return std::nullopt;
-    return http_reply{401,
-                      to_text(error_body("a valid admin token is required: "
-                                         "Authorization: Bearer <token>")),
-                      {}};
+    return failure_reply(make_failure(error_code::unauthorized, "a valid admin token is required: "
+                                                                "Authorization: Bearer <token>"));
   }
 
   restinio::request_handling_status_t list_tasks(const restinio::request_handle_t& req) {
@@ -407,7 +420,7 @@ struct http_server::impl {
           return bad("after_id must be a positive integer");
         filter.after_id = *after;
       }
-      service.list_tasks(std::move(filter), std::make_shared<restinio_reply>(ex));
+      service->list_tasks(std::move(filter), answer_to<task_page>(ex));
       return restinio::request_accepted();
     });
   }
@@ -422,7 +435,7 @@ struct http_server::impl {
       if (req->body().size() > max_json_body)
         return answer_now(ex, error_reply(make_failure(error_code::payload_too_large,
                                                        "a pipeline definition is at most 1 MiB")));
-      forward(std::make_shared<restinio_reply>(ex));
+      forward(ex);
       return restinio::request_accepted();
     });
   }
@@ -454,90 +467,111 @@ struct http_server::impl {
       ++registered;
       router->add_handler(method, path, std::move(handler));
     };
+    // A worker node's port serves only what describes the process itself (/metrics, /health,
+    // /ready, the documentation): the service's routes answer 404 there.
+    auto add_service = [&](restinio::http_method_id_t method, const char* path,
+                           router_t::actual_request_handler_t handler) {
+      if (service)
+        return add(method, path, std::move(handler));
+      add(method, path, [this, route = std::string{path}](auto req, auto) {
+        return guarded(req, metrics, route, limits, [&](const exchange_ptr& ex) {
+          return answer_now(ex, {404, to_text(error_body("a worker node serves only /metrics "
+                                                         "and /health; send requests to its "
+                                                         "gateway"))});
+        });
+      });
+    };
     for (const char* path : {"/process-image", "/process_image", "/api/process-image"})
-      add(restinio::http_method_post(), path,
-          [this, path](auto req, auto) { return process_image(req, path); });
+      add_service(restinio::http_method_post(), path,
+                  [this, path](auto req, auto) { return process_image(req, path); });
     for (const char* path : {"/tasks/:id", "/api/tasks/:id"})
-      add(restinio::http_method_get(), path,
-          [this, path](auto req, auto&& params) { return get_task(req, params, path); });
-    add(restinio::http_method_get(), "/tasks", [this](auto req, auto) { return list_tasks(req); });
-    add(restinio::http_method_get(), "/steps", [this](auto req, auto) {
+      add_service(restinio::http_method_get(), path,
+                  [this, path](auto req, auto&& params) { return get_task(req, params, path); });
+    add_service(restinio::http_method_get(), "/tasks",
+                [this](auto req, auto) { return list_tasks(req); });
+    add_service(restinio::http_method_get(), "/steps", [this](auto req, auto) {
       return guarded(req, metrics, "/steps", limits, [&](const exchange_ptr& ex) {
-        service.list_steps(std::make_shared<restinio_reply>(ex));
+        service->list_steps(answer_to<step_list>(ex));
         return restinio::request_accepted();
       });
     });
-    add(restinio::http_method_get(), "/pipelines", [this](auto req, auto) {
+    add_service(restinio::http_method_get(), "/pipelines", [this](auto req, auto) {
       return guarded(req, metrics, "/pipelines", limits, [&](const exchange_ptr& ex) {
-        service.list_pipelines(std::make_shared<restinio_reply>(ex));
+        service->list_pipelines(answer_to<pipeline_list>(ex));
         return restinio::request_accepted();
       });
     });
-    add(restinio::http_method_post(), "/pipelines", [this](auto req, auto) {
-      return change_pipeline(req, "/pipelines", [&](reply_ptr reply) {
-        service.create_pipeline(std::string{req->body()}, std::move(reply));
+    add_service(restinio::http_method_post(), "/pipelines", [this](auto req, auto) {
+      return change_pipeline(req, "/pipelines", [&](const exchange_ptr& ex) {
+        service->create_pipeline(std::string{req->body()},
+                                 answer_to<pipeline_record>(ex, [](const pipeline_record& record) {
+                                   return to_reply(record, 201);
+                                 }));
       });
     });
     auto bad_id = [](const exchange_ptr& ex) {
       return answer_now(ex, error_reply(make_failure(error_code::bad_request,
                                                      "pipeline id must be a positive integer")));
     };
-    add(restinio::http_method_get(), "/pipelines/:id", [this, bad_id](auto req, auto&& params) {
-      return guarded(req, metrics, "/pipelines/:id", limits, [&](const exchange_ptr& ex) {
-        auto id = route_id(params, "id");
-        if (!id)
-          return bad_id(ex);
-        service.get_pipeline(*id, std::nullopt, std::make_shared<restinio_reply>(ex));
-        return restinio::request_accepted();
-      });
-    });
-    add(restinio::http_method_get(), "/pipelines/:id/versions/:version",
-        [this, bad_id](auto req, auto&& params) {
-          return guarded(
-              req, metrics, "/pipelines/:id/versions/:version", limits,
-              [&](const exchange_ptr& ex) {
-                auto id = route_id(params, "id");
-                auto version = route_id(params, "version");
-                if (!id)
-                  return bad_id(ex);
-                if (!version)
-                  return answer_now(
-                      ex, error_reply(make_failure(error_code::bad_request,
-                                                   "version must be a positive integer")));
-                service.get_pipeline(*id, *version, std::make_shared<restinio_reply>(ex));
-                return restinio::request_accepted();
-              });
+    add_service(
+        restinio::http_method_get(), "/pipelines/:id", [this, bad_id](auto req, auto&& params) {
+          return guarded(req, metrics, "/pipelines/:id", limits, [&](const exchange_ptr& ex) {
+            auto id = route_id(params, "id");
+            if (!id)
+              return bad_id(ex);
+            service->get_pipeline(*id, std::nullopt, answer_to<pipeline_record>(ex));
+            return restinio::request_accepted();
+          });
         });
+    add_service(restinio::http_method_get(), "/pipelines/:id/versions/:version",
+                [this, bad_id](auto req, auto&& params) {
+                  return guarded(
+                      req, metrics, "/pipelines/:id/versions/:version", limits,
+                      [&](const exchange_ptr& ex) {
+                        auto id = route_id(params, "id");
+                        auto version = route_id(params, "version");
+                        if (!id)
+                          return bad_id(ex);
+                        if (!version)
+                          return answer_now(
+                              ex, error_reply(make_failure(error_code::bad_request,
+                                                           "version must be a positive integer")));
+                        service->get_pipeline(*id, *version, answer_to<pipeline_record>(ex));
+                        return restinio::request_accepted();
+                      });
+                });
     // The token is checked before anything else (change_pipeline), even the id.
-    add(restinio::http_method_put(), "/pipelines/:id", [this](auto req, auto&& params) {
+    add_service(restinio::http_method_put(), "/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
+      return change_pipeline(req, "/pipelines/:id", [&](const exchange_ptr& ex) {
         if (id)
-          service.replace_pipeline(*id, std::string{req->body()}, std::move(reply));
+          service->replace_pipeline(*id, std::string{req->body()}, answer_to<pipeline_record>(ex));
         else
-          reply->send(error_reply(
-              make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
+          answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                  "pipeline id must be a positive integer")));
       });
     });
-    add(restinio::http_method_delete(), "/pipelines/:id", [this](auto req, auto&& params) {
+    add_service(restinio::http_method_delete(), "/pipelines/:id", [this](auto req, auto&& params) {
       auto id = route_id(params, "id");
-      return change_pipeline(req, "/pipelines/:id", [&](reply_ptr reply) {
+      return change_pipeline(req, "/pipelines/:id", [&](const exchange_ptr& ex) {
         if (id)
-          service.delete_pipeline(*id, std::move(reply));
+          service->delete_pipeline(*id, answer_to<pipeline_removal>(ex));
         else
-          reply->send(error_reply(
-              make_failure(error_code::bad_request, "pipeline id must be a positive integer")));
+          answer_now(ex, error_reply(make_failure(error_code::bad_request,
+                                                  "pipeline id must be a positive integer")));
       });
     });
     add(restinio::http_method_get(), "/ready", [this](auto req, auto) {
       return guarded(req, metrics, "/ready", limits, [&](const exchange_ptr& ex) {
-        service.check_ready(std::make_shared<restinio_reply>(ex));
+        if (!service) // a worker: ready as soon as it serves
+          return answer_now(ex, to_reply(service_ready{}));
+        service->check_ready(answer_to<service_ready>(ex));
         return restinio::request_accepted();
       });
     });
-    add(restinio::http_method_get(), "/cluster", [this](auto req, auto) {
+    add_service(restinio::http_method_get(), "/cluster", [this](auto req, auto) {
       return guarded(req, metrics, "/cluster", limits, [&](const exchange_ptr& ex) {
-        service.cluster_status(std::make_shared<restinio_reply>(ex));
+        service->cluster_status(answer_to<cluster_view>(ex));
         return restinio::request_accepted();
       });
     });
@@ -605,7 +639,10 @@ struct http_server::impl {
 };
 
 http_server::http_server(http_settings settings, image_service& service)
-    : impl_(std::make_unique<impl>(std::move(settings), service)) {}
+    : impl_(std::make_unique<impl>(std::move(settings), &service)) {}
+
+http_server::http_server(http_settings settings)
+    : impl_(std::make_unique<impl>(std::move(settings), nullptr)) {}
 
 http_server::~http_server() {
   stop();

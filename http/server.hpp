@@ -4,7 +4,7 @@
 // returns `request_accepted()` at once: the answer is written later, from whatever thread the
 // service answers on. RESTinio's headers stay inside server.cpp.
 
-#include "core/service_api.hpp"
+#include "core/image_service.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -41,6 +41,9 @@ struct http_settings {
 class http_server {
 public:
   http_server(http_settings settings, image_service& service);
+  /// A worker node's port: /metrics, /health, /ready and the documentation; every route of the
+  /// service answers 404 naming the gateway as the place to send requests.
+  explicit http_server(http_settings settings);
   ~http_server();
 
   /// Binds and starts serving; throws std::runtime_error if the address cannot be bound.

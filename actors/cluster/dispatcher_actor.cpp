@@ -3,7 +3,6 @@
 #include "actors/metered.hpp"
 #include "common/log.hpp"
 #include "core/dispatch_table.hpp"
-#include "core/task_json.hpp"
 
 #include <algorithm>
 #include <caf/actor_system.hpp>
@@ -372,7 +371,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
                 body["queue"]["rejected"] = body["queue"]["rejected"].get<std::uint64_t>() +
                                             self->state.settings.refused->load();
                 body["gateway"] = self->state.settings.gateway_name;
-                return json_reply{200, to_text(body)};
+                return cluster_view{std::move(body)};
               }),
       metered(meter, false, [self](ping_atom) { return self->state.table.has_capacity(); }),
   };

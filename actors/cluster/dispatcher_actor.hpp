@@ -8,7 +8,7 @@
 ///   receives: (run_atom, node_job)        answers: node_result from the node that ran it
 ///             (join_atom, actor, node_info) answers: the gateway's name (from membership)
 ///             (leave_atom, actor)         answers: true; the node gets no new jobs
-///             (status_atom)               answers: json_reply for GET /cluster
+///             (status_atom)               answers: cluster_view (GET /cluster)
 ///             (ping_atom)                 answers: whether any node can take jobs (/ready)
 ///             (expire_atom, job id)       from itself at a job's deadline
 ///   fails:    overloaded (no node, or queue full), deadline_exceeded, or the node's own error

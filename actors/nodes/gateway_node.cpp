@@ -2,16 +2,15 @@
 
 #include "actors/cluster/dispatcher_actor.hpp"
 #include "actors/cluster/membership_actor.hpp"
+#include "actors/cluster/node_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/metered.hpp"
-#include "actors/cluster/node_actor.hpp"
-#include "actors/storage/persistence_actor.hpp"
 #include "actors/request/pipeline_actor.hpp"
+#include "actors/storage/persistence_actor.hpp"
 #include "actors/storage/pipeline_admin_actor.hpp"
 #include "actors/storage/pipeline_catalog_actor.hpp"
 #include "actors/storage/task_sweeper_actor.hpp"
 #include "core/step_catalogue.hpp"
-#include "core/task_json.hpp"
 #include "db/change_listener.hpp"
 
 #include <atomic>
@@ -35,8 +34,9 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const gateway
   return cfg;
 }
 
-http_reply shutting_down() {
-  return {503, to_text(error_body("the service is shutting down; retry on another instance")), "1"};
+failure shutting_down() {
+  return make_failure(error_code::shutting_down,
+                      "the service is shutting down; retry on another instance");
 }
 
 } // namespace
@@ -165,40 +165,39 @@ struct gateway_node::impl {
     system->await_all_actors_done();
   }
 
-  /// Spawns a short-lived actor that sends `args` to `dest` and answers its json_reply: the
-  /// HTTP thread never blocks on the database.
-  template <class Handle, class... Ts> void ask(const Handle& dest, reply_ptr reply, Ts... args) {
+  /// Spawns a short-lived actor that sends `args` to `dest` and passes its answer (a T or a
+  /// failure) on: the HTTP thread never blocks on the database.
+  template <class T, class Handle, class... Ts>
+  void ask(const Handle& dest, answer_ptr<T> answer, Ts... args) {
     if (stopping)
-      return reply->send(shutting_down());
+      return answer->send(shutting_down());
     try {
       system->spawn([=, timeout = settings.task_read_timeout](caf::event_based_actor* self) {
         self->request(dest, timeout, args...)
-            .then(
-                [reply](json_reply& r) {
-                  reply->send({r.status, std::move(r.body), {}});
-                },
-                [reply](caf::error& err) { reply->send(failure_reply(from_caf_error(err))); });
+            .then([answer](T& value) { answer->send(std::move(value)); },
+                  [answer](caf::error& err) { answer->send(from_caf_error(err)); });
       });
     } catch (const std::exception& e) {
-      reply->send(
-          {500, to_text(error_body(std::string{"cannot start the call: "} + e.what())), {}});
+      answer->send(
+          make_failure(error_code::internal, std::string{"cannot start the call: "} + e.what()));
     }
   }
 
   /// As ask(), to the least-loaded persistence actor (picked only when the call goes out).
-  template <class... Ts> void ask_persistence(reply_ptr reply, Ts... args) {
+  template <class T, class... Ts> void ask_persistence(answer_ptr<T> answer, Ts... args) {
     if (stopping)
-      return reply->send(shutting_down());
-    ask(services->persistence.pick(), std::move(reply), std::move(args)...);
+      return answer->send(shutting_down());
+    ask(services->persistence.pick(), std::move(answer), std::move(args)...);
   }
 
   /// As ask(), to the administration actor, with a pipeline definition checked here first.
   template <class... Ts>
-  void ask_with_definition(const std::string& body, reply_ptr reply, Ts... head) {
+  void ask_with_definition(const std::string& body, answer_ptr<pipeline_record> answer,
+                           Ts... head) {
     auto def = parse_pipeline_definition(*registry, body);
     if (!def)
-      return reply->send(failure_reply(def.error()));
-    ask(admin, std::move(reply), head..., std::move(def.value()));
+      return answer->send(def.error());
+    ask(admin, std::move(answer), head..., std::move(def.value()));
   }
 
   void release() {
@@ -239,72 +238,66 @@ bool gateway_node::drain(std::chrono::milliseconds grace) {
   return impl_->drain(grace);
 }
 
-void gateway_node::process(process_request request, reply_ptr reply) {
-  if (impl_->stopping) {
-    reply->send(shutting_down());
-    return;
-  }
+void gateway_node::process(process_request request, answer_ptr<task_answer> answer) {
+  if (impl_->stopping)
+    return answer->send(shutting_down());
   // Refused before any row or actor exists: overload costs the database nothing. A task to
   // queue needs no node now: the queue has its own bound.
+  auto refuse = [&](const char* reason, const char* detail) {
+    impl_->services->refused->fetch_add(1);
+    impl_->services->dispatcher_meter->rejected();
+    if (auto* metrics = process_metrics())
+      metrics->dispatch_rejected(reason);
+    answer->send(make_failure(error_code::overloaded, detail));
+  };
   switch (request.async ? admission_state::accepting : impl_->services->admission->load()) {
     case admission_state::accepting:
       break;
     case admission_state::no_nodes:
-      impl_->services->refused->fetch_add(1);
-      impl_->services->dispatcher_meter->rejected();
-      if (auto* metrics = process_metrics())
-        metrics->dispatch_rejected("no_nodes");
-      reply->send(failure_reply(
-          make_failure(error_code::overloaded, "no worker node is available to run the request")));
-      return;
+      return refuse("no_nodes", "no worker node is available to run the request");
     case admission_state::full:
-      impl_->services->refused->fetch_add(1);
-      impl_->services->dispatcher_meter->rejected();
-      if (auto* metrics = process_metrics())
-        metrics->dispatch_rejected("queue_full");
-      reply->send(failure_reply(make_failure(
-          error_code::overloaded, "every node is busy and the queue is full; retry shortly")));
-      return;
+      return refuse("queue_full", "every node is busy and the queue is full; retry shortly");
   }
   try {
     auto running = std::make_unique<running_pipeline>(impl_->services);
-    spawn_pipeline(*impl_->system, impl_->services, std::move(request), reply, std::move(running));
+    spawn_pipeline(*impl_->system, impl_->services, std::move(request), answer, std::move(running));
   } catch (const std::exception& e) {
-    reply->send(
-        {500, to_text(error_body(std::string{"cannot start the pipeline: "} + e.what())), {}});
+    answer->send(
+        make_failure(error_code::internal, std::string{"cannot start the pipeline: "} + e.what()));
   }
 }
 
-void gateway_node::list_tasks(task_filter filter, reply_ptr reply) {
-  impl_->ask_persistence(std::move(reply), list_atom::value, std::move(filter));
+void gateway_node::list_tasks(task_filter filter, answer_ptr<task_page> answer) {
+  impl_->ask_persistence(std::move(answer), list_atom::value, std::move(filter));
 }
 
-void gateway_node::get_task(std::int64_t id, reply_ptr reply) {
-  impl_->ask_persistence(std::move(reply), get_atom::value, id);
+void gateway_node::get_task(std::int64_t id, answer_ptr<task_record> answer) {
+  impl_->ask_persistence(std::move(answer), get_atom::value, id);
 }
 
-void gateway_node::list_steps(reply_ptr reply) {
-  reply->send({200, to_text(nlohmann::json{{"items", describe_steps(*impl_->registry)}}), {}});
+void gateway_node::list_steps(answer_ptr<step_list> answer) {
+  answer->send(step_list{describe_steps(*impl_->registry)});
 }
 
-void gateway_node::list_pipelines(reply_ptr reply) {
-  impl_->ask(impl_->admin, std::move(reply), list_atom::value);
+void gateway_node::list_pipelines(answer_ptr<pipeline_list> answer) {
+  impl_->ask(impl_->admin, std::move(answer), list_atom::value);
 }
 
-void gateway_node::get_pipeline(int id, std::optional<int> version, reply_ptr reply) {
-  impl_->ask(impl_->admin, std::move(reply), get_atom::value, id, version.value_or(0));
+void gateway_node::get_pipeline(int id, std::optional<int> version,
+                                answer_ptr<pipeline_record> answer) {
+  impl_->ask(impl_->admin, std::move(answer), get_atom::value, id, version.value_or(0));
 }
 
-void gateway_node::create_pipeline(std::string body, reply_ptr reply) {
-  impl_->ask_with_definition(body, std::move(reply), create_atom::value);
+void gateway_node::create_pipeline(std::string body, answer_ptr<pipeline_record> answer) {
+  impl_->ask_with_definition(body, std::move(answer), create_atom::value);
 }
 
-void gateway_node::replace_pipeline(int id, std::string body, reply_ptr reply) {
-  impl_->ask_with_definition(body, std::move(reply), put_atom::value, id);
+void gateway_node::replace_pipeline(int id, std::string body, answer_ptr<pipeline_record> answer) {
+  impl_->ask_with_definition(body, std::move(answer), put_atom::value, id);
 }
 
-void gateway_node::delete_pipeline(int id, reply_ptr reply) {
-  impl_->ask(impl_->admin, std::move(reply), delete_atom::value, id);
+void gateway_node::delete_pipeline(int id, answer_ptr<pipeline_removal> answer) {
+  impl_->ask(impl_->admin, std::move(answer), delete_atom::value, id);
 }
 
 void gateway_node::set_startup_problem(std::string problem) {
@@ -312,57 +305,51 @@ void gateway_node::set_startup_problem(std::string problem) {
   impl_->startup_problem = std::move(problem);
 }
 
-void gateway_node::check_ready(reply_ptr reply) {
+void gateway_node::check_ready(answer_ptr<service_ready> answer) {
   if (impl_->stopping)
-    return reply->send(shutting_down());
+    return answer->send(shutting_down());
   {
     std::lock_guard<std::mutex> lock(impl_->startup_mutex);
     if (!impl_->startup_problem.empty())
-      return reply->send(
-          {503, to_text(error_body("database start-up not done yet: " + impl_->startup_problem)),
-           "2"});
+      return answer->send(make_failure(error_code::starting_up, "database start-up not done yet: " +
+                                                                    impl_->startup_problem));
   }
   auto services = impl_->services;
   auto dispatcher = services->dispatcher;
   try {
-    impl_->system->spawn([services, dispatcher, reply](caf::event_based_actor* self) {
+    impl_->system->spawn([services, dispatcher, answer](caf::event_based_actor* self) {
       self->request(dispatcher, std::chrono::seconds(2), ping_atom::value)
           .then(
-              [self, services, reply](bool has_nodes) {
+              [self, services, answer](bool has_nodes) {
                 if (!has_nodes)
-                  return reply->send(
-                      {503,
-                       to_text(error_body("no node can run jobs: no worker node has "
-                                          "joined and this gateway runs none itself")),
-                       "1"});
+                  return answer->send(make_failure(error_code::overloaded,
+                                                   "no node can run jobs: no worker node has "
+                                                   "joined and this gateway runs none itself"));
                 // Picked only now: pick() counts and stamps a message, which must then be sent.
                 self->request(services->persistence.pick(), std::chrono::seconds(2),
                               ping_atom::value)
                     .then(
-                        [reply](const std::string& problem) {
+                        [answer](const std::string& problem) {
                           if (problem.empty())
-                            reply->send({200, R"({"status":"ready"})", {}});
+                            answer->send(service_ready{});
                           else
-                            reply->send(
-                                {503,
-                                 to_text(error_body("the database does not answer: " + problem)),
-                                 "1"});
+                            answer->send(make_failure(error_code::database_unavailable,
+                                                      "the database does not answer: " + problem));
                         },
-                        [reply](caf::error&) {
-                          reply->send({503,
-                                       to_text(error_body("the database does not answer in time")),
-                                       "1"});
+                        [answer](caf::error&) {
+                          answer->send(make_failure(error_code::database_unavailable,
+                                                    "the database does not answer in time"));
                         });
               },
-              [reply](caf::error& err) { reply->send(failure_reply(from_caf_error(err))); });
+              [answer](caf::error& err) { answer->send(from_caf_error(err)); });
     });
   } catch (const std::exception& e) {
-    reply->send({500, to_text(error_body(e.what())), {}});
+    answer->send(make_failure(error_code::internal, e.what()));
   }
 }
 
-void gateway_node::cluster_status(reply_ptr reply) {
-  impl_->ask(impl_->services->dispatcher, std::move(reply), status_atom::value);
+void gateway_node::cluster_status(answer_ptr<cluster_view> answer) {
+  impl_->ask(impl_->services->dispatcher, std::move(answer), status_atom::value);
 }
 
 std::optional<std::uint16_t> gateway_node::cluster_port() const {

@@ -10,11 +10,11 @@
 // when `capacity` > 0 (`imgproc serve`, the all-in-one default), and every worker node that
 // joined through the cluster port (`imgproc gateway`, `imgproc worker --join`).
 
-#include "actors/storage/async_runner_actor.hpp"
 #include "actors/cluster/cluster.hpp"
 #include "actors/stages/stage_pools.hpp"
+#include "actors/storage/async_runner_actor.hpp"
 #include "actors/storage/task_sweeper_actor.hpp"
-#include "core/service_api.hpp"
+#include "core/image_service.hpp"
 #include "core/step_registry.hpp"
 
 #include <chrono>
@@ -49,17 +49,18 @@ public:
   gateway_node(gateway_settings settings, std::shared_ptr<const step_registry> registry);
   ~gateway_node() override;
 
-  void process(process_request request, reply_ptr reply) override;
-  void get_task(std::int64_t id, reply_ptr reply) override;
-  void list_tasks(task_filter filter, reply_ptr reply) override;
-  void list_steps(reply_ptr reply) override;
-  void list_pipelines(reply_ptr reply) override;
-  void get_pipeline(int id, std::optional<int> version, reply_ptr reply) override;
-  void create_pipeline(std::string body, reply_ptr reply) override;
-  void replace_pipeline(int id, std::string body, reply_ptr reply) override;
-  void delete_pipeline(int id, reply_ptr reply) override;
-  void check_ready(reply_ptr reply) override;
-  void cluster_status(reply_ptr reply) override;
+  void process(process_request request, answer_ptr<task_answer> answer) override;
+  void get_task(std::int64_t id, answer_ptr<task_record> answer) override;
+  void list_tasks(task_filter filter, answer_ptr<task_page> answer) override;
+  void list_steps(answer_ptr<step_list> answer) override;
+  void list_pipelines(answer_ptr<pipeline_list> answer) override;
+  void get_pipeline(int id, std::optional<int> version,
+                    answer_ptr<pipeline_record> answer) override;
+  void create_pipeline(std::string body, answer_ptr<pipeline_record> answer) override;
+  void replace_pipeline(int id, std::string body, answer_ptr<pipeline_record> answer) override;
+  void delete_pipeline(int id, answer_ptr<pipeline_removal> answer) override;
+  void check_ready(answer_ptr<service_ready> answer) override;
+  void cluster_status(answer_ptr<cluster_view> answer) override;
 
   /// The cluster port bound, when the gateway accepts worker nodes.
   std::optional<std::uint16_t> cluster_port() const;
@@ -73,7 +74,7 @@ public:
   bool drain(std::chrono::milliseconds grace);
 
   /// Stops every actor and waits until they have all terminated. Call drain() first: requests
-  /// still running are cut off (they are answered 500 by their reply channel).
+  /// still running are cut off (they are answered `internal` by their answer channel).
   void stop_actors();
 
   /// stop_actors(), then tears the actor system down (also done by the destructor). Stop the

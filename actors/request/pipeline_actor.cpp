@@ -2,7 +2,6 @@
 
 #include "actors/cluster/node_protocol.hpp"
 #include "common/log.hpp"
-#include "core/task_json.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -26,26 +25,26 @@ std::string describe(pointer self) {
 }
 
 /// Sends the client its answer, once. Does not end the actor.
-void answer(pointer self, http_reply reply) {
+void answer(pointer self, result<task_answer> outcome) {
   if (self->state.answered)
     return;
   self->state.answered = true;
-  reply.node = self->state.node;
-  self->state.reply->send(std::move(reply));
+  if (outcome)
+    outcome->node = self->state.node;
+  self->state.reply->send(std::move(outcome));
 }
 
 void answer_failure(pointer self, const failure& f) {
   if (self->state.answered)
     return;
-  int status = http_status(f.code);
   std::string what = "request " + self->state.request.request_id + ", " + describe(self) + ": " +
-                     std::to_string(status) + " " + to_string(f.code) + ": " + f.detail;
+                     to_string(f.code) + ": " + f.detail;
   // Server-side failures are warnings; a client's bad image is routine.
-  if (status >= 500)
+  if (is_server_side(f.code))
     log::warning("pipeline", what);
   else
     log::info("pipeline", what);
-  answer(self, failure_reply(f));
+  answer(self, f);
 }
 
 bool database_away(const failure& f) {
@@ -152,8 +151,13 @@ void answer_result(pointer self, const std::string& status, const nlohmann::json
   if (auto* metrics = process_metrics())
     metrics->task_finished(self->state.request.pipeline_id, status);
   const auto& req = self->state.request;
-  auto body = task_response(self->state.task_id, req.pipeline_id, status, req.filename, data);
-  answer(self, {200, to_text(body), {}});
+  task_answer done;
+  done.id = self->state.task_id;
+  done.pipeline_id = req.pipeline_id;
+  done.status = status;
+  done.filename = req.filename;
+  done.data = data;
+  answer(self, std::move(done));
 }
 
 /// Stores the outcome under the task's claim; the result is answered only once it is stored.
@@ -273,11 +277,13 @@ void enqueue_task(pointer self) {
                       st.task_id = id;
                       if (auto* metrics = process_metrics())
                         metrics->task_finished(st.request.pipeline_id, "queued");
-                      http_reply reply{202,
-                                       to_text(task_response(id, st.request.pipeline_id, "queued",
-                                                             st.request.filename, nullptr))};
-                      reply.location = "/tasks/" + std::to_string(id);
-                      answer(self, std::move(reply));
+                      task_answer queued;
+                      queued.id = id;
+                      queued.pipeline_id = st.request.pipeline_id;
+                      queued.status = "queued";
+                      queued.filename = st.request.filename;
+                      queued.queued = true;
+                      answer(self, std::move(queued));
                       if (st.services->async_runner)
                         caf::anon_send(st.services->async_runner, claim_atom::value);
                       self->quit();
@@ -332,7 +338,7 @@ void on_deadline(pointer self) {
 }
 
 caf::behavior pipeline(pointer self, services_ptr services, process_request request,
-                       reply_ptr reply, task_claim claim,
+                       answer_ptr<task_answer> reply, task_claim claim,
                        std::shared_ptr<std::unique_ptr<running_pipeline>> running) {
   auto& st = self->state;
   st.meter = services->pipeline_meter ? services->pipeline_meter : actor_meter_for("pipeline");
@@ -375,7 +381,7 @@ caf::behavior pipeline(pointer self, services_ptr services, process_request requ
 } // namespace
 
 void spawn_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                    reply_ptr reply, std::unique_ptr<running_pipeline> running) {
+                    answer_ptr<task_answer> reply, std::unique_ptr<running_pipeline> running) {
   // CAF copies spawn arguments; a move-only token travels inside a shared_ptr.
   auto token = std::make_shared<std::unique_ptr<running_pipeline>>(std::move(running));
   sys.spawn(pipeline, std::move(services), std::move(request), std::move(reply), task_claim{},
@@ -383,7 +389,7 @@ void spawn_pipeline(caf::actor_system& sys, services_ptr services, process_reque
 }
 
 void spawn_claimed_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                            task_claim claim, reply_ptr reply,
+                            task_claim claim, answer_ptr<task_answer> reply,
                             std::unique_ptr<running_pipeline> running) {
   request.async = false;
   auto token = std::make_shared<std::unique_ptr<running_pipeline>>(std::move(running));

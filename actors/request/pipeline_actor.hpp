@@ -8,10 +8,11 @@
 //                              │                   node ─▶ job_runner ─▶ decoder, preprocessor,
 //                              │                   detector_client: every image step, one node
 //                              │ ────finish/fail▶ persistence        (row: outcome)
-//                              └──reply_channel─▶ HTTP response, exactly once
+//                              └──answer_channel▶ the front-end, exactly once
 //
 ///   receives: (deadline_atom) from itself when the request's deadline passes
-///   answers:  nothing to actors; the HTTP request through its reply_channel
+///   answers:  nothing to actors; the caller through its answer_channel (a task_answer or a
+///             failure, which the front-end turns into an HTTP response)
 //
 // The job carries the time left until the request's deadline as its timeout; database
 // requests carry their own timeout, because the actor must learn whether a row it asked for
@@ -34,7 +35,7 @@
 
 #include "actors/metered.hpp"
 #include "actors/request/pipeline_services.hpp"
-#include "core/service_api.hpp"
+#include "core/image_service.hpp"
 
 #include <caf/fwd.hpp>
 #include <chrono>
@@ -73,7 +74,7 @@ struct pipeline_state {
   std::unique_ptr<running_pipeline> running;
   pipeline_phase phase = pipeline_phase::loading;
   process_request request;
-  reply_ptr reply;
+  answer_ptr<task_answer> reply;
   services_ptr services;
   plan_ptr plan;
   pipeline_mode mode = pipeline_mode::run;
@@ -92,12 +93,12 @@ struct pipeline_state {
 /// request is accepted.
 /// Runs (or, with request.async, queues) the request's task.
 void spawn_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                    reply_ptr reply, std::unique_ptr<running_pipeline> running);
+                    answer_ptr<task_answer> reply, std::unique_ptr<running_pipeline> running);
 
-/// Runs a queued task this process claimed; `reply` hears the outcome as an HTTP reply (503 when
-/// the task went back to the queue for lack of capacity).
+/// Runs a queued task this process claimed; `reply` hears the outcome (overloaded when the task
+/// went back to the queue for lack of capacity).
 void spawn_claimed_pipeline(caf::actor_system& sys, services_ptr services, process_request request,
-                            task_claim claim, reply_ptr reply,
+                            task_claim claim, answer_ptr<task_answer> reply,
                             std::unique_ptr<running_pipeline> running);
 
 } // namespace imgproc

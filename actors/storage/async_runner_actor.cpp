@@ -25,14 +25,18 @@ struct async_runner_state {
 using pointer = caf::stateful_actor<async_runner_state>*;
 
 /// Tells the runner a claimed run is over, once, whatever happened to it.
-class run_finished final : public reply_channel {
+class run_finished final : public answer_channel<task_answer> {
 public:
   explicit run_finished(caf::actor runner) : runner_(std::move(runner)) {}
-  ~run_finished() override { send({500, {}}); }
-  void send(http_reply reply) override {
+  ~run_finished() override { send(make_failure(error_code::internal, "dropped unanswered")); }
+  void send(result<task_answer> outcome) override {
     if (!runner_)
       return;
-    caf::anon_send(runner_, done_atom::value, reply.status);
+    // Released for lack of capacity, or the database is away: claiming more now would not help.
+    bool not_now = !outcome && (outcome.error().code == error_code::overloaded ||
+                                outcome.error().code == error_code::database_unavailable ||
+                                outcome.error().code == error_code::shutting_down);
+    caf::anon_send(runner_, done_atom::value, not_now);
     runner_ = nullptr;
   }
 
@@ -124,15 +128,14 @@ caf::behavior async_runner(pointer self, services_ptr services, async_settings s
               }),
       metered(st.meter, false, [self](claim_atom) { claim(self); }),
       metered(st.meter, false,
-              [self](done_atom, int status) {
+              [self](done_atom, bool not_now) {
                 auto& st = self->state;
                 --st.in_flight;
                 report_running(self);
-                // Released for lack of capacity: let the nodes catch up before claiming again.
-                // (or the database is away): either way, claiming more now would not help.
-                if (status == 503) {
+                // Let the nodes (or the database) catch up before claiming again.
+                if (not_now)
                   st.paused_until = std::chrono::steady_clock::now() + 5 * st.settings.poll;
-                } else
+                else
                   claim(self);
               }),
       metered(st.meter, false,

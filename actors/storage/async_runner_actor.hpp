@@ -7,7 +7,8 @@
 //
 ///   receives: (tick_atom)    from itself every `poll`: claim if there is room
 ///             (claim_atom)   a task was queued in this process: claim now
-///             (done_atom, int status) from a finished run (503: it went back to the queue)
+///             (done_atom, bool not_now) from a finished run (true: it went back to the queue,
+///                                      or the database is away: pause claiming)
 ///             (requeue_atom) from itself every `requeue_interval`: tasks claimed by processes
 ///                            that are gone go back to the queue (and uploads of finished tasks
 ///                            are deleted)

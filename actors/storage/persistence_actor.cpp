@@ -2,7 +2,6 @@
 
 #include "actors/metered.hpp"
 #include "common/log.hpp"
-#include "core/task_json.hpp"
 #include "db/outage_log.hpp"
 #include "db/session.hpp"
 #include "db/task_repository.hpp"
@@ -54,17 +53,6 @@ caf::result<T> write_db(pointer self, const char* operation, const char* what, F
   return result;
 }
 
-nlohmann::ordered_json render_json(const db::task_record& task) {
-  auto json = task_response(task.id, task.pipeline_id, task.status, task.filename, task.data);
-  json["pipeline_version"] =
-      task.pipeline_version ? nlohmann::ordered_json(*task.pipeline_version) : nullptr;
-  json["created_at"] = task.created_at;
-  json["finished_at"] = task.finished_at ? nlohmann::ordered_json(*task.finished_at) : nullptr;
-  if (task.error)
-    json["error"] = *task.error;
-  return json;
-}
-
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
                                              load_ptr load) {
@@ -99,24 +87,18 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
               }),
       metered(meter, true,
               [self](list_atom, const task_filter& filter) {
-                return with_db<json_reply>(self, "listing tasks", [&](pqxx::connection& conn) {
+                return with_db<task_page>(self, "listing tasks", [&](pqxx::connection& conn) {
                   db::task_query query;
                   query.pipeline_id = filter.pipeline_id;
                   query.status = filter.status;
                   query.limit = filter.limit;
                   query.after_id = filter.after_id;
-                  auto tasks = db::list_tasks(conn, query);
-                  nlohmann::ordered_json items = nlohmann::ordered_json::array();
-                  for (const auto& task : tasks)
-                    items.push_back(render_json(task));
-                  nlohmann::ordered_json body;
-                  body["items"] = std::move(items);
+                  task_page page;
+                  page.items = db::list_tasks(conn, query);
                   // A full page may have more behind it; a short one is the last.
-                  body["next_after_id"] =
-                      static_cast<int>(tasks.size()) == filter.limit && !tasks.empty()
-                          ? nlohmann::ordered_json(tasks.back().id)
-                          : nlohmann::ordered_json(nullptr);
-                  return json_reply{200, to_text(body)};
+                  if (static_cast<int>(page.items.size()) == filter.limit && !page.items.empty())
+                    page.next_after_id = page.items.back().id;
+                  return page;
                 });
               }),
       metered(meter, true,
@@ -182,16 +164,18 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                       return counts.requeued;
                     });
               }),
-      metered(meter, true,
-              [self](get_atom, std::int64_t id) {
-                return with_db<json_reply>(self, "reading a task", [&](pqxx::connection& conn) {
+      metered(
+          meter, true,
+          [self](get_atom, std::int64_t id) {
+            return with_db<task_record>(
+                self, "reading a task", [&](pqxx::connection& conn) -> caf::result<task_record> {
                   auto task = db::find_task(conn, id);
                   if (!task)
-                    return json_reply{
-                        404, to_text(error_body("task " + std::to_string(id) + " not found"))};
-                  return json_reply{200, to_text(render_json(*task))};
+                    return to_caf_error(make_failure(error_code::task_not_found,
+                                                     "task " + std::to_string(id) + " not found"));
+                  return std::move(*task);
                 });
-              }),
+          }),
   };
 }
 

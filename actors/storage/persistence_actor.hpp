@@ -5,8 +5,8 @@
 ///   receives: (create_atom, new_task)     answers: task id (the row, status processing)
 ///             (finish_atom, task_outcome) answers: whether a processing row was finished
 ///             (fail_atom, task_failure)   answers: whether a processing row was failed
-///             (get_atom, int64 id)        answers: json_reply, the task or 404
-///             (list_atom, task_filter)    answers: json_reply {"items", "next_after_id"}
+///             (get_atom, int64 id)        answers: task_record; fails task_not_found
+///             (list_atom, task_filter)    answers: task_page
 ///             (ping_atom)                 answers: "" when the database answers `SELECT 1`,
 ///                                         else why not, on one line
 ///             (sweep_atom, min_age_s)     answers: how many rows it failed that were still
@@ -47,8 +47,8 @@ using persistence_actor =
     caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
                      caf::replies_to<finish_atom, task_outcome>::with<bool>,
                      caf::replies_to<fail_atom, task_failure>::with<bool>,
-                     caf::replies_to<get_atom, std::int64_t>::with<json_reply>,
-                     caf::replies_to<list_atom, task_filter>::with<json_reply>,
+                     caf::replies_to<get_atom, std::int64_t>::with<task_record>,
+                     caf::replies_to<list_atom, task_filter>::with<task_page>,
                      caf::replies_to<ping_atom>::with<std::string>,
                      caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>,
                      caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,

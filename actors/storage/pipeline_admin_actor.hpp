@@ -2,12 +2,13 @@
 
 // Pipeline administration: lists, reads, creates, replaces and deletes pipelines (libpqxx).
 //
-///   receives: (list_atom)                          answers: json_reply {"items": [...]}
-///             (get_atom, int id, int version)      answers: json_reply, version 0 = current
-///             (create_atom, pipeline_definition)   answers: json_reply 201 | 409
-///             (put_atom, int id, pipeline_definition) answers: json_reply 200 | 404 | 409 | 410
-///             (delete_atom, int id)                answers: json_reply 200 (deleted or retired)
-///   fails:    database_unavailable
+///   receives: (list_atom)                          answers: pipeline_list
+///             (get_atom, int id, int version)      answers: pipeline_record, version 0 = current
+///             (create_atom, pipeline_definition)   answers: pipeline_record
+///             (put_atom, int id, pipeline_definition) answers: pipeline_record
+///             (delete_atom, int id)                answers: pipeline_removal
+///   fails:    database_unavailable; pipeline_not_found, pipeline_retired (get, put, delete);
+///             conflict (a title in use), invalid_pipeline (an unknown handler), bad_request
 //
 // Definitions arrive already validated against the step registry. Every change is one
 // transaction; the database's triggers bump the version and notify every process. Detached:
@@ -29,11 +30,11 @@ class session;
 }
 
 using pipeline_admin_actor =
-    caf::typed_actor<caf::replies_to<list_atom>::with<json_reply>,
-                     caf::replies_to<get_atom, int, int>::with<json_reply>,
-                     caf::replies_to<create_atom, pipeline_definition>::with<json_reply>,
-                     caf::replies_to<put_atom, int, pipeline_definition>::with<json_reply>,
-                     caf::replies_to<delete_atom, int>::with<json_reply>>;
+    caf::typed_actor<caf::replies_to<list_atom>::with<pipeline_list>,
+                     caf::replies_to<get_atom, int, int>::with<pipeline_record>,
+                     caf::replies_to<create_atom, pipeline_definition>::with<pipeline_record>,
+                     caf::replies_to<put_atom, int, pipeline_definition>::with<pipeline_record>,
+                     caf::replies_to<delete_atom, int>::with<pipeline_removal>>;
 
 struct pipeline_admin_state {
   static inline const char* name = "pipeline_admin";

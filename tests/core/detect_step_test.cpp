@@ -5,6 +5,7 @@
 #include "core/detector_client.hpp"
 #include "core/payload.hpp"
 #include "core/step_registry.hpp"
+#include "http/api_json.hpp"
 #include "tests/support/fake_ml.hpp"
 
 #include <gtest/gtest.h>

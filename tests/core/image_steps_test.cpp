@@ -7,6 +7,7 @@
 #include "core/preprocessor.hpp"
 #include "core/step_registry.hpp"
 #include "core/task_json.hpp"
+#include "http/api_json.hpp"
 #include "tests/support/test_images.hpp"
 
 #include <array>

@@ -1,5 +1,6 @@
 #include "core/task_json.hpp"
 #include "core/upload.hpp"
+#include "http/api_json.hpp"
 
 #include <gtest/gtest.h>
 

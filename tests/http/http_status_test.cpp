@@ -1,4 +1,5 @@
 #include "core/errors.hpp"
+#include "http/api_json.hpp"
 
 #include <gtest/gtest.h>
 #include <map>
@@ -30,6 +31,9 @@ TEST(errors, every_code_maps_to_its_documented_status_and_name) {
       {error_code::image_too_small, {422, "image_too_small"}},
       {error_code::uri_too_long, {414, "uri_too_long"}},
       {error_code::headers_too_large, {431, "headers_too_large"}},
+      {error_code::task_not_found, {404, "task_not_found"}},
+      {error_code::shutting_down, {503, "shutting_down"}},
+      {error_code::starting_up, {503, "starting_up"}},
   };
   for (const auto& [code, expected] : table) {
     EXPECT_EQ(http_status(code), expected.first) << expected.second;
@@ -38,6 +42,24 @@ TEST(errors, every_code_maps_to_its_documented_status_and_name) {
   // Codes travel as numbers in CAF errors: appending keeps old numbers stable.
   EXPECT_EQ(static_cast<int>(error_code::bad_request), 1);
   EXPECT_EQ(static_cast<int>(error_code::internal), 14);
+  EXPECT_EQ(static_cast<int>(error_code::headers_too_large), 21);
+}
+
+TEST(errors, a_503_says_when_to_retry_and_other_failures_do_not) {
+  EXPECT_EQ(failure_reply(make_failure(error_code::overloaded, "busy")).retry_after, "1");
+  EXPECT_EQ(failure_reply(make_failure(error_code::database_unavailable, "x")).retry_after, "1");
+  EXPECT_EQ(failure_reply(make_failure(error_code::starting_up, "x")).retry_after, "2");
+  auto bad = failure_reply(make_failure(error_code::bad_request, "no \"pipeline_id\""));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.retry_after, "");
+  EXPECT_EQ(nlohmann::json::parse(bad.body), (nlohmann::json{{"detail", "no \"pipeline_id\""}}));
+}
+
+TEST(errors, only_the_service_side_codes_are_server_side) {
+  for (int raw = 1; raw <= static_cast<int>(error_code::starting_up); ++raw) {
+    auto code = static_cast<error_code>(raw);
+    EXPECT_EQ(is_server_side(code), http_status(code) >= 500) << to_string(code);
+  }
 }
 
 } // namespace
