@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -26,7 +26,7 @@ using node_id = dispatch_table::node_id;
 
 struct job_entry {
   node_job job;
-  caf::response_promise promise;
+  caf::typed_response_promise<node_result> promise;
   clock::time_point deadline;
   std::uint64_t attempt = 0; ///< increments with every send; older answers are stale
   int sends = 0;
@@ -55,7 +55,7 @@ struct dispatcher_state {
   meter_ptr meter;
 };
 
-using pointer = caf::stateful_actor<dispatcher_state>*;
+using pointer = dispatcher_actor::stateful_pointer<dispatcher_state>;
 
 std::chrono::milliseconds time_left(const job_entry& entry) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(entry.deadline - clock::now());
@@ -277,7 +277,7 @@ void on_node_down(pointer self, const caf::down_msg& down) {
   pump(self);
 }
 
-caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
+dispatcher_actor::behavior_type dispatcher(pointer self, dispatcher_settings settings) {
   self->state.table = dispatch_table{settings.queue_limit};
   self->state.settings = std::move(settings);
   auto meter = actor_meter_for("dispatcher");
@@ -293,7 +293,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
                 job_entry entry;
                 entry.deadline = clock::now() + std::chrono::milliseconds(job.time_left_ms);
                 entry.job = std::move(job);
-                entry.promise = self->make_response_promise();
+                entry.promise = self->make_response_promise<node_result>();
                 auto promise = entry.promise;
                 auto left = std::max(time_left(entry), std::chrono::milliseconds(0));
                 st.jobs.emplace(id, std::move(entry));
@@ -379,7 +379,7 @@ caf::behavior dispatcher(pointer self, dispatcher_settings settings) {
 
 } // namespace
 
-caf::actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings) {
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings) {
   return sys.spawn(dispatcher, std::move(settings));
 }
 

@@ -24,6 +24,8 @@
 
 #include <atomic>
 #include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,6 +52,16 @@ struct dispatcher_settings {
   refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
-caf::actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings);
+/// The protocol above as a type: a wrong message is a compile error. The expiry message is the
+/// dispatcher's own timer; down messages of nodes arrive through its down handler.
+using dispatcher_actor =
+    caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>,
+                     caf::replies_to<join_atom, caf::actor, node_info>::with<std::string>,
+                     caf::replies_to<leave_atom, caf::actor>::with<bool>,
+                     caf::replies_to<status_atom>::with<cluster_view>,
+                     caf::replies_to<ping_atom>::with<bool>,
+                     caf::reacts_to<expire_atom, std::uint64_t>>;
+
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings);
 
 } // namespace imgproc

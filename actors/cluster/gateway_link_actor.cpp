@@ -5,11 +5,11 @@
 #include "common/log.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <chrono>
 
 namespace imgproc {
@@ -34,7 +34,7 @@ struct gateway_link_state {
   std::chrono::milliseconds backoff = first_backoff;
 };
 
-using pointer = caf::stateful_actor<gateway_link_state>*;
+using pointer = gateway_link_actor::stateful_pointer<gateway_link_state>;
 
 void retry_later(pointer self) {
   auto& st = self->state;
@@ -86,7 +86,8 @@ void try_connect(pointer self) {
           });
 }
 
-caf::behavior gateway_link(pointer self, caf::actor node, gateway_link_settings settings) {
+gateway_link_actor::behavior_type gateway_link(pointer self, caf::actor node,
+                                               gateway_link_settings settings) {
   self->state.node = std::move(node);
   self->state.settings = std::move(settings);
   self->set_down_handler([self](caf::down_msg& down) {
@@ -135,8 +136,8 @@ caf::behavior gateway_link(pointer self, caf::actor node, gateway_link_settings 
 
 } // namespace
 
-caf::actor spawn_gateway_link(caf::actor_system& sys, node_actor node,
-                              gateway_link_settings settings) {
+gateway_link_actor spawn_gateway_link(caf::actor_system& sys, node_actor node,
+                                      gateway_link_settings settings) {
   return sys.spawn<caf::detached>(gateway_link, caf::actor_cast<caf::actor>(node),
                                   std::move(settings));
 }

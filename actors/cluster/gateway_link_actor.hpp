@@ -35,7 +35,12 @@ struct gateway_link_settings {
   std::function<void(const std::string&)> on_joined;
 };
 
-caf::actor spawn_gateway_link(caf::actor_system& sys, node_actor node,
-                              gateway_link_settings settings);
+/// The protocol above as a type; connect and metrics are its own timers.
+using gateway_link_actor =
+    caf::typed_actor<caf::reacts_to<connect_atom>, caf::reacts_to<metrics_atom>,
+                     caf::replies_to<leave_atom>::with<bool>>;
+
+gateway_link_actor spawn_gateway_link(caf::actor_system& sys, node_actor node,
+                                      gateway_link_settings settings);
 
 } // namespace imgproc

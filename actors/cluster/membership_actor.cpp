@@ -25,7 +25,7 @@ struct membership_state {
 
 using pointer = membership_actor::stateful_pointer<membership_state>;
 
-membership_actor::behavior_type membership(pointer self, caf::actor dispatcher) {
+membership_actor::behavior_type membership(pointer self, dispatcher_actor dispatcher) {
   self->set_down_handler([self](caf::down_msg& down) {
     auto it = self->state.joined.find(down.source);
     if (it == self->state.joined.end())
@@ -83,7 +83,7 @@ membership_actor::behavior_type membership(pointer self, caf::actor dispatcher) 
 
 } // namespace
 
-membership_actor spawn_membership(caf::actor_system& sys, caf::actor dispatcher) {
+membership_actor spawn_membership(caf::actor_system& sys, dispatcher_actor dispatcher) {
   return sys.spawn(membership, std::move(dispatcher));
 }
 

@@ -10,12 +10,13 @@
 ///                                           an actor that joined, under the name it joined as
 ///   fails:    whatever the dispatcher answers (bad_request for a malformed join)
 
+#include "actors/cluster/dispatcher_actor.hpp"
 #include "actors/cluster/node_protocol.hpp"
 
 #include <caf/fwd.hpp>
 
 namespace imgproc {
 
-membership_actor spawn_membership(caf::actor_system& sys, caf::actor dispatcher);
+membership_actor spawn_membership(caf::actor_system& sys, dispatcher_actor dispatcher);
 
 } // namespace imgproc

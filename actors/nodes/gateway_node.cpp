@@ -57,7 +57,7 @@ struct gateway_node::impl {
   node_actor local_node; ///< this process as a node, when capacity > 0
   membership_actor membership;
   caf::actor sweeper;
-  caf::actor async_runner;
+  async_runner_actor async_runner;
   std::optional<std::uint16_t> cluster_port;
 
   impl(gateway_settings s, std::shared_ptr<const step_registry> reg)

@@ -1,7 +1,7 @@
 #include "actors/nodes/worker_node.hpp"
 
-#include "actors/messages.hpp"
 #include "actors/cluster/node_actor.hpp"
+#include "actors/messages.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -19,7 +19,7 @@ struct worker_node::impl {
   pools_ptr pools;
   load_ptr running = std::make_shared<load_counter>();
   node_actor node;
-  std::vector<caf::actor> links;
+  std::vector<gateway_link_actor> links;
 
   impl(worker_settings s, std::shared_ptr<const step_registry> registry) : settings(std::move(s)) {
     configure_node_basics(config, settings.scheduler_threads);

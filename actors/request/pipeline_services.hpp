@@ -5,16 +5,24 @@
 // are atomic, so any pipeline actor on any scheduler thread may pick a worker.
 
 #include "actors/cluster/dispatcher_actor.hpp"
+#include "actors/stages/worker_pool.hpp"
 #include "actors/storage/persistence_actor.hpp"
 #include "actors/storage/pipeline_catalog_actor.hpp"
-#include "actors/stages/worker_pool.hpp"
 
 #include <atomic>
 #include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 #include <chrono>
 #include <memory>
 
 namespace imgproc {
+
+/// The async runner's protocol (actors/storage/async_runner_actor.hpp): a pipeline actor that
+/// queued a task says `claim`; a finished run says `done`; tick and requeue are its own timers.
+using async_runner_actor =
+    caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<claim_atom>,
+                     caf::reacts_to<done_atom, bool>, caf::reacts_to<requeue_atom>>;
 
 struct pipeline_services {
   /// Timeout of one database request. Independent of the request's deadline: a row write that
@@ -26,7 +34,7 @@ struct pipeline_services {
   pipeline_catalog_actor catalog;
   worker_pool<persistence_actor> persistence;
   /// Sends each request's image work to a node: this process's own or a worker's.
-  caf::actor dispatcher;
+  dispatcher_actor dispatcher;
   /// The dispatcher's latest word on new jobs (see dispatcher_actor.hpp).
   admission_ptr admission;
   /// The dispatcher's meter: a pipeline actor stamps each job it sends (mailbox time).
@@ -41,7 +49,7 @@ struct pipeline_services {
   /// Asynchronous mode: at most this many tasks queued; told of each task queued here (a
   /// claim_atom), so it need not wait for its next poll.
   int async_queue_limit = 10000;
-  caf::actor async_runner;
+  async_runner_actor async_runner;
 };
 
 using services_ptr = std::shared_ptr<pipeline_services>;

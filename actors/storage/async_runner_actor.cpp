@@ -5,9 +5,9 @@
 #include "common/log.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace imgproc {
 namespace {
@@ -22,12 +22,12 @@ struct async_runner_state {
   std::chrono::steady_clock::time_point paused_until;
 };
 
-using pointer = caf::stateful_actor<async_runner_state>*;
+using pointer = async_runner_actor::stateful_pointer<async_runner_state>;
 
 /// Tells the runner a claimed run is over, once, whatever happened to it.
 class run_finished final : public answer_channel<task_answer> {
 public:
-  explicit run_finished(caf::actor runner) : runner_(std::move(runner)) {}
+  explicit run_finished(async_runner_actor runner) : runner_(std::move(runner)) {}
   ~run_finished() override { send(make_failure(error_code::internal, "dropped unanswered")); }
   void send(result<task_answer> outcome) override {
     if (!runner_)
@@ -41,7 +41,7 @@ public:
   }
 
 private:
-  caf::actor runner_;
+  async_runner_actor runner_;
 };
 
 void report_running(pointer self) {
@@ -63,7 +63,8 @@ void start_run(pointer self, claimed_work work) {
     auto running = std::make_unique<running_pipeline>(st.services);
     spawn_claimed_pipeline(
         self->system(), st.services, std::move(request), {work.task_id, work.attempt},
-        std::make_shared<run_finished>(caf::actor_cast<caf::actor>(self)), std::move(running));
+        std::make_shared<run_finished>(caf::actor_cast<async_runner_actor>(self)),
+        std::move(running));
   } catch (const std::exception& e) {
     // The claim stays 'processing' under this live process; the sweeper fails it in time.
     log::error("async", "task " + std::to_string(work.task_id) + " not started: " + e.what());
@@ -112,7 +113,8 @@ void requeue_abandoned(pointer self) {
             metered(st.meter, false, [](caf::error&) {}));
 }
 
-caf::behavior async_runner(pointer self, services_ptr services, async_settings settings) {
+async_runner_actor::behavior_type async_runner(pointer self, services_ptr services,
+                                               async_settings settings) {
   auto& st = self->state;
   st.services = std::move(services);
   st.settings = settings;
@@ -149,8 +151,8 @@ caf::behavior async_runner(pointer self, services_ptr services, async_settings s
 
 } // namespace
 
-caf::actor spawn_async_runner(caf::actor_system& sys, services_ptr services,
-                              async_settings settings) {
+async_runner_actor spawn_async_runner(caf::actor_system& sys, services_ptr services,
+                                      async_settings settings) {
   return sys.spawn(async_runner, std::move(services), settings);
 }
 

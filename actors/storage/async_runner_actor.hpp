@@ -35,7 +35,7 @@ struct async_settings {
   std::chrono::seconds requeue_min_age{10};
 };
 
-caf::actor spawn_async_runner(caf::actor_system& sys, services_ptr services,
-                              async_settings settings);
+async_runner_actor spawn_async_runner(caf::actor_system& sys, services_ptr services,
+                                      async_settings settings);
 
 } // namespace imgproc
