@@ -14,6 +14,7 @@
 
 #include <caf/detail/type_traits.hpp>
 #include <caf/fwd.hpp>
+#include <caf/make_message.hpp> // caf/result.hpp uses it without including it
 #include <caf/result.hpp>
 #include <memory>
 #include <type_traits>
