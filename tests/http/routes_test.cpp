@@ -89,10 +89,21 @@ TEST(openapi_document, step_schemas_match_the_step_registry) {
   EXPECT_EQ(schemas["PipelineStep"]["oneOf"].size(), handlers.size());
 }
 
-TEST(routes, openapi_path_turns_express_parameters_into_braces) {
-  EXPECT_EQ(openapi_path("/pipelines/:id/versions/:version"), "/pipelines/{id}/versions/{version}");
-  EXPECT_EQ(openapi_path("/tasks/:id"), "/tasks/{id}");
-  EXPECT_EQ(openapi_path("/health"), "/health");
+TEST(routes, express_path_turns_braces_into_router_parameters) {
+  EXPECT_EQ(express_path("/pipelines/{id}/versions/{version}"), "/pipelines/:id/versions/:version");
+  EXPECT_EQ(express_path("/tasks/{id}"), "/tasks/:id");
+  EXPECT_EQ(express_path("/health"), "/health");
+}
+
+TEST(routes, every_route_has_a_handler_and_a_metric_label_and_changes_need_the_token) {
+  for (const auto& route : api_routes()) {
+    EXPECT_NE(route.handler, nullptr) << route.method << " " << route.path;
+    EXPECT_FALSE(route.metric_label.empty()) << route.method << " " << route.path;
+    // Every call that changes a pipeline, and only those, needs the admin token.
+    bool changes_pipelines =
+        route.method != "get" && route.path.rfind("/pipelines", 0) == 0;
+    EXPECT_EQ(route.admin_only, changes_pipelines) << route.method << " " << route.path;
+  }
 }
 
 TEST(routes, known_paths_follow_the_route_table) {
@@ -100,7 +111,8 @@ TEST(routes, known_paths_follow_the_route_table) {
                            "/pipelines/1/versions/2", "/dashboard/app.js", "/openapi.json"})
     EXPECT_TRUE(is_known_path(path)) << path;
   for (const char* path :
-       {"/", "/nope", "/tasks/1/2", "/pipelines/1/versions", "/openapixjson", "/dashboard/a/b"})
+       {"/", "/nope", "/tasks/1/2", "/pipelines/1/versions", "/openapixjson", "/dashboard/a/b",
+        "/tasks/", "//tasks", "/pipelines//versions/1", "tasks"})
     EXPECT_FALSE(is_known_path(path)) << path;
 }
 

@@ -1,0 +1,73 @@
+// POST /process-image (and its aliases): the upload checked from its headers alone, then handed
+// to the service, which answers the task (or 202 for ?async=true).
+
+#include "core/jpeg_decoder.hpp"
+#include "http/handlers/handlers.hpp"
+#include "http/upload_parser.hpp"
+
+namespace imgproc::handlers {
+
+void process_image(handler_context& call) {
+  const auto& req = call.req;
+  const auto& settings = call.settings;
+  const auto& ex = call.ex;
+  if (req->body().size() > settings.max_upload_bytes)
+    return answer_now(
+        ex, failure_reply(make_failure(error_code::payload_too_large,
+                                       "upload of " + std::to_string(req->body().size()) +
+                                           " bytes is over the limit of " +
+                                           std::to_string(settings.max_upload_bytes) + " bytes")));
+  auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
+      req->header().query());
+  if (!query)
+    return answer_bad_request(ex, "malformed query string");
+  std::optional<std::string_view> query_id;
+  if (query->has("pipeline_id")) {
+    auto value = (*query)["pipeline_id"];
+    query_id = std::string_view{value.data(), value.size()};
+  }
+  bool async = false;
+  if (query->has("async")) {
+    auto value = (*query)["async"];
+    std::string_view flag{value.data(), value.size()};
+    if (flag == "true" || flag == "1")
+      async = true;
+    else if (flag != "false" && flag != "0")
+      return answer_bad_request(ex, "async must be true or false");
+  }
+  auto content_type = req->header().get_field_or(restinio::http_field::content_type, "");
+  auto upload = parse_process_upload(content_type, req->body(), query_id);
+  if (!upload)
+    return answer_now(ex, failure_reply(upload.error()));
+  // Refused from the header alone: no task row, no decoding, no allocation for the pixels.
+  if (auto header = read_jpeg_header(upload->image)) {
+    auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
+    auto size = std::to_string(header->width) + "x" + std::to_string(header->height);
+    if (header->width < settings.min_image_side || header->height < settings.min_image_side)
+      return answer_now(ex, failure_reply(make_failure(
+                                error_code::image_too_small,
+                                "image is " + size + " pixels, under the minimum side of " +
+                                    std::to_string(settings.min_image_side) + " pixels")));
+    if (pixels > settings.max_image_pixels)
+      return answer_now(ex, failure_reply(make_failure(
+                                error_code::image_too_large,
+                                "image is " + size + " pixels, over the limit of " +
+                                    std::to_string(settings.max_image_pixels) + " pixels")));
+  } else if (async) {
+    // A queued upload is decoded later, with no client waiting to hear it was unreadable.
+    return answer_now(ex, failure_reply(make_failure(error_code::undecodable_image,
+                                                     "the JPEG header cannot be read")));
+  }
+  process_request work;
+  work.pipeline_id = upload->pipeline_id;
+  work.request_id = ex->id;
+  ex->pipeline_id = upload->pipeline_id;
+  work.filename = std::move(upload->filename);
+  work.image = upload->image;
+  work.owner = req; // keeps the body, and so `image`, alive
+  work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
+  work.async = async;
+  call.service->process(std::move(work), answer_to<task_answer>(ex));
+}
+
+} // namespace imgproc::handlers
