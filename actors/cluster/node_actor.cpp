@@ -1,7 +1,7 @@
 #include "actors/cluster/node_actor.hpp"
 
-#include "actors/request/job_runner_actor.hpp"
 #include "actors/metered.hpp"
+#include "actors/request/job_runner_actor.hpp"
 #include "core/plan_cache.hpp"
 
 #include <caf/actor_system.hpp>
@@ -49,7 +49,11 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
                   return to_caf_error(make_failure(
                       error_code::deadline_exceeded,
                       "the request ran out of time before it reached " + st.node_name));
-                auto plan = st.plans->get(job.pipeline_id, job.pipeline_version, job.steps_json);
+                // A job from this very process brings its plan; one from a gateway elsewhere is
+                // planned here, once per pipeline version.
+                auto plan =
+                    job.plan ? result<plan_ptr>{job.plan}
+                             : st.plans->get(job.pipeline_id, job.pipeline_version, job.steps_json);
                 if (!plan)
                   return to_caf_error(plan.error());
                 auto data = std::make_shared<payload>();

@@ -17,6 +17,7 @@
 // (docs/notes-caf-cluster.md).
 
 #include "actors/messages.hpp"
+#include "core/task_json.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
@@ -28,6 +29,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -90,6 +93,9 @@ struct node_job {
   std::string steps_json;        ///< pipeline_plan::steps_json
   shared_bytes image;            ///< the upload as received
   std::int64_t time_left_ms = 0; ///< relative: nodes' clocks are not compared
+  /// Within one process, the plan itself, so that the node runs it as it is. Never serialized:
+  /// a worker node plans steps_json with its own registry (cached per pipeline version).
+  plan_ptr plan;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_job& x) {
@@ -103,15 +109,37 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 
 /// What a node answers for a job that ran all its steps.
 struct node_result {
-  std::string status;    ///< result_status(): detected, undetected or processed
-  std::string data_json; ///< output_json()
+  std::string status; ///< result_status(): detected, undetected or processed
+  /// output_json() as a value: within one process it travels as it is; only a result that
+  /// crosses to another node is written as text (data_json) and parsed there.
+  std::shared_ptr<const nlohmann::json> data;
+  std::string data_json; ///< the output as received from another node (data is then empty)
   std::string node;      ///< the node's name, for logs
+
+  /// The output, from whichever form it arrived in; nullopt if the text does not parse.
+  std::optional<nlohmann::json> output() const {
+    if (data)
+      return *data;
+    auto parsed = nlohmann::json::parse(data_json, nullptr, false);
+    if (parsed.is_discarded())
+      return std::nullopt;
+    return parsed;
+  }
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_result& x) {
-  return metered_inspect<Inspector>(
-      [&] { return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node); },
-      [&] { return x.status.size() + x.data_json.size() + x.node.size(); });
+  if constexpr (Inspector::reads_state) {
+    // Leaving the process: the value becomes text here, and only here.
+    std::string text = x.data ? to_text(*x.data) : x.data_json;
+    return metered_inspect<Inspector>(
+        [&] { return f(caf::meta::type_name("node_result"), x.status, text, x.node); },
+        [&] { return x.status.size() + text.size() + x.node.size(); });
+  } else {
+    x.data = nullptr;
+    return metered_inspect<Inspector>(
+        [&] { return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node); },
+        [&] { return x.status.size() + x.data_json.size() + x.node.size(); });
+  }
 }
 
 /// How a node introduces itself when it joins a gateway.

@@ -46,7 +46,11 @@ void run_step(pointer self, std::size_t index) {
   const auto& plan = *st.job.plan;
   if (index == plan.steps.size()) {
     const auto& data = *st.job.data;
-    st.promise.deliver(node_result{result_status(data), output_json(data).dump(), st.node_name});
+    node_result result;
+    result.status = result_status(data);
+    result.data = std::make_shared<const nlohmann::json>(output_json(data));
+    result.node = st.node_name;
+    st.promise.deliver(std::move(result));
     self->quit();
     return;
   }

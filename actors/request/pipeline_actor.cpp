@@ -202,13 +202,13 @@ void store_outcome(pointer self, task_outcome outcome) {
 void finish(pointer self, node_result result) {
   self->state.phase = pipeline_phase::storing;
   self->state.node = result.node;
-  auto data = nlohmann::json::parse(result.data_json, nullptr, false);
-  if (data.is_discarded()) {
+  auto data = result.output();
+  if (!data) {
     fail(self,
          make_failure(error_code::internal, "node " + result.node + " answered malformed JSON"));
     return;
   }
-  store_outcome(self, task_outcome{self->state.task_id, std::move(result.status), std::move(data),
+  store_outcome(self, task_outcome{self->state.task_id, std::move(result.status), std::move(*data),
                                    self->state.attempt, self->state.plan->version});
 }
 
@@ -222,6 +222,7 @@ void run_steps(pointer self) {
   job.pipeline_id = st.plan->id;
   job.pipeline_version = st.plan->version;
   job.steps_json = st.plan->steps_json;
+  job.plan = st.plan; // used as it is when the job runs in this process
   job.image = shared_bytes{st.request.owner, st.request.image};
   job.time_left_ms = time_left(self).count();
   // The dispatcher answers by the deadline plus a 250 ms grace; this timeout is a backstop that

@@ -118,6 +118,15 @@ inline pipeline_catalog_actor spawn_scripted_catalog(caf::actor_system& sys, pla
       });
 }
 
+/// A node's answer as a node of this process gives it: the output as a value.
+inline node_result node_answer(std::string status, nlohmann::json data, std::string node) {
+  node_result result;
+  result.status = std::move(status);
+  result.data = std::make_shared<const nlohmann::json>(std::move(data));
+  result.node = std::move(node);
+  return result;
+}
+
 /// Jobs a node was given, unanswered until the test delivers; or refused, as a node that is
 /// leaving refuses them (a CAF error, not an `imgproc` one).
 struct node_script : answer_queue {
@@ -131,7 +140,7 @@ struct node_script : answer_queue {
     auto job = std::move(jobs.front());
     jobs.erase(jobs.begin());
     answer_later([promise = job.promise, status, name = name]() mutable {
-      promise.deliver(node_result{status, R"({"top_left_x":1})", name});
+      promise.deliver(node_answer(status, {{"top_left_x", 1}}, name));
     });
   }
 };

@@ -62,15 +62,44 @@ TEST_F(node_protocol, a_job_arrives_whole_with_bytes_of_its_own) {
 }
 
 TEST_F(node_protocol, results_and_node_descriptions_round_trip) {
-  auto result = round_trip(system_, node_result{"detected", R"({"top_left_x":1})", "w1"});
+  node_result sent;
+  sent.status = "detected";
+  sent.data = std::make_shared<const nlohmann::json>(nlohmann::json{{"top_left_x", 1}});
+  sent.node = "w1";
+  // The output travels as a value within the process and becomes text only when it crosses.
+  auto result = round_trip(system_, sent);
   EXPECT_EQ(result.status, "detected");
+  EXPECT_EQ(result.data, nullptr);
   EXPECT_EQ(result.data_json, R"({"top_left_x":1})");
+  ASSERT_TRUE(result.output());
+  EXPECT_EQ(*result.output(), *sent.data);
   EXPECT_EQ(result.node, "w1");
   auto info = round_trip(system_, node_info{"w2", "host (pid 7)", 12, false});
   EXPECT_EQ(info.name, "w2");
   EXPECT_EQ(info.address, "host (pid 7)");
   EXPECT_EQ(info.capacity, 12);
   EXPECT_FALSE(info.local);
+}
+
+TEST_F(node_protocol, a_result_whose_text_does_not_parse_has_no_output) {
+  node_result garbled;
+  garbled.data_json = "{not json";
+  EXPECT_FALSE(garbled.output());
+}
+
+TEST_F(node_protocol, a_jobs_plan_stays_in_its_process) {
+  auto plan = std::make_shared<pipeline_plan>();
+  plan->id = 1;
+  node_job job;
+  job.pipeline_id = 1;
+  job.steps_json = "[]";
+  job.plan = plan;
+  // Within the process the plan goes along as it is; another node plans steps_json itself.
+  auto message = caf::make_message(job);
+  EXPECT_EQ(message.get_as<node_job>(0).plan.get(), plan.get());
+  auto out = round_trip(system_, job);
+  EXPECT_EQ(out.plan, nullptr);
+  EXPECT_EQ(out.steps_json, "[]");
 }
 
 TEST_F(node_protocol, a_local_message_shares_the_upload_instead_of_copying_it) {

@@ -116,7 +116,7 @@ TEST_F(pipeline_actor_test, a_deadline_while_the_result_is_stored_waits_for_the_
   answer(rows_->creates, std::int64_t{7});
   ASSERT_EQ(jobs_->jobs.size(), 1u);
   EXPECT_EQ(jobs_->jobs[0].request.task_id, 7);
-  answer(jobs_->jobs, node_result{"detected", R"({"top_left_x":3})", "worker-1"});
+  answer(jobs_->jobs, node_answer("detected", {{"top_left_x", 3}}, "worker-1"));
   ASSERT_EQ(rows_->finishes.size(), 1u);
   advance(6s); // the deadline passes while the result's row write is in flight
   EXPECT_TRUE(answers().empty()) << "the write decides the answer, not the deadline";
@@ -137,7 +137,7 @@ TEST_F(pipeline_actor_test,
        a_database_away_at_the_final_write_answers_503_and_closes_the_row_later) {
   start(5000ms);
   answer(rows_->creates, std::int64_t{7});
-  answer(jobs_->jobs, node_result{"undetected", "[]", "local"});
+  answer(jobs_->jobs, node_answer("undetected", nlohmann::json::array(), "local"));
   answer(rows_->finishes, database_gone());
   // The client hears at once that its result was not stored.
   ASSERT_EQ(answers().size(), 1u);
@@ -164,7 +164,7 @@ TEST_F(pipeline_actor_test,
 TEST_F(pipeline_actor_test, the_late_answer_of_a_write_that_timed_out_is_ignored) {
   start(5000ms, 1000ms);
   answer(rows_->creates, std::int64_t{7});
-  answer(jobs_->jobs, node_result{"detected", R"({"top_left_x":3})", "local"});
+  answer(jobs_->jobs, node_answer("detected", {{"top_left_x", 3}}, "local"));
   ASSERT_EQ(rows_->finishes.size(), 1u);
   auto late_finish = rows_->finishes[0];
   advance(1000ms); // the result's write times out: treated as the database being away
