@@ -1,5 +1,9 @@
 #include "core/jpeg_decoder.hpp"
 
+#include <csetjmp>
+#include <cstdio>   // jpeglib.h needs FILE
+#include <jerror.h> // JWRN_* message codes
+#include <jpeglib.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -16,6 +20,29 @@ bool is_start_of_frame(unsigned char marker) {
   return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
 }
 
+/// The next marker from `pos` as libjpeg finds it (jdmarker.c, next_marker): bytes before an 0xFF
+/// are skipped (libjpeg warns of "extraneous bytes"), fill 0xFF bytes too, and FF 00 is not a
+/// marker. Reading the markers libjpeg reads keeps what is read here what libjpeg decodes.
+/// Leaves `pos` after the marker; nullopt at the end of the data.
+std::optional<unsigned char> next_marker(const unsigned char* data, std::size_t size,
+                                         std::size_t& pos) {
+  for (;;) {
+    while (pos < size && data[pos] != 0xFF)
+      ++pos;
+    while (pos < size && data[pos] == 0xFF)
+      ++pos;
+    if (pos >= size)
+      return std::nullopt;
+    unsigned char marker = data[pos++];
+    if (marker != 0x00)
+      return marker;
+  }
+}
+
+bool is_standalone(unsigned char marker) {
+  return marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7);
+}
+
 } // namespace
 
 bool looks_like_jpeg(std::string_view bytes) {
@@ -30,19 +57,15 @@ std::optional<jpeg_header> read_jpeg_header(std::string_view bytes) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t size = bytes.size();
   std::size_t pos = 2;
-  while (pos + 1 < size) {
-    if (data[pos] != 0xFF)
-      return std::nullopt; // garbage between segments
-    unsigned char marker = data[pos + 1];
-    if (marker == 0xFF) { // fill byte
-      ++pos;
-      continue;
-    }
-    pos += 2;
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7))
-      continue; // standalone markers carry no length
-    if (marker == 0xD9 || marker == 0xDA)
-      return std::nullopt; // end of image or scan data before any frame header
+  for (;;) {
+    auto found = next_marker(data, size, pos);
+    if (!found)
+      return std::nullopt;
+    unsigned char marker = *found;
+    if (is_standalone(marker))
+      continue; // no length
+    if (marker == 0xD8 || marker == 0xD9 || marker == 0xDA)
+      return std::nullopt; // another start of image, end of image or scan data before any frame
     if (pos + 2 > size)
       return std::nullopt;
     int length = read_u16(data + pos);
@@ -59,7 +82,6 @@ std::optional<jpeg_header> read_jpeg_header(std::string_view bytes) {
     }
     pos += static_cast<std::size_t>(length);
   }
-  return std::nullopt;
 }
 
 int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target) {
@@ -86,13 +108,203 @@ int imread_flags(int factor) {
   }
 }
 
-} // namespace
-
-result<cv::Mat> jpeg_decoder::decode(std::string_view bytes) const {
-  return decode(bytes, jpeg_reduce_target{});
+int read_u16(const unsigned char* p, bool big_endian) {
+  return big_endian ? (p[0] << 8) | p[1] : (p[1] << 8) | p[0];
 }
 
-result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target target) const {
+std::uint32_t read_u32(const unsigned char* p, bool big_endian) {
+  return big_endian ? (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+                          (std::uint32_t{p[2]} << 8) | p[3]
+                    : (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) |
+                          (std::uint32_t{p[1]} << 8) | p[0];
+}
+
+/// The orientation tag of a TIFF structure (what an Exif segment holds after "Exif\0\0").
+int tiff_orientation(const unsigned char* tiff, std::size_t size) {
+  if (size < 8)
+    return 1;
+  bool big_endian;
+  if (tiff[0] == 'M' && tiff[1] == 'M')
+    big_endian = true;
+  else if (tiff[0] == 'I' && tiff[1] == 'I')
+    big_endian = false;
+  else
+    return 1;
+  if (read_u16(tiff + 2, big_endian) != 0x2A)
+    return 1;
+  std::size_t ifd = read_u32(tiff + 4, big_endian);
+  if (ifd > size || size - ifd < 2)
+    return 1;
+  int entries = read_u16(tiff + ifd, big_endian);
+  for (int i = 0; i < entries; ++i) {
+    std::size_t entry = ifd + 2 + 12 * static_cast<std::size_t>(i);
+    if (entry + 12 > size)
+      return 1;
+    if (read_u16(tiff + entry, big_endian) == 0x0112)
+      return read_u16(tiff + entry + 8, big_endian);
+  }
+  return 1;
+}
+
+/// libjpeg's warnings that mean the data is damaged (as opposed to notes on unusual but intact
+/// files, e.g. an unknown JFIF revision).
+bool is_damage(int message_code) {
+  switch (message_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_EXTRANEOUS_DATA:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct error_manager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  corrupt_data damaged = corrupt_data::refuse;
+  bool saw_damage = false;
+  char message[JMSG_LENGTH_MAX] = {};
+};
+
+[[noreturn]] void on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<error_manager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+void on_message(j_common_ptr cinfo, int level) {
+  if (level >= 0)
+    return; // trace messages
+  auto* err = reinterpret_cast<error_manager*>(cinfo->err);
+  ++err->pub.num_warnings;
+  if (!is_damage(err->pub.msg_code))
+    return;
+  err->saw_damage = true;
+  if (err->damaged == corrupt_data::refuse) {
+    (*cinfo->err->format_message)(cinfo, err->message);
+    std::longjmp(err->jump, 2);
+  }
+}
+
+enum class decode_status { decoded, damaged, failed, not_handled };
+// not_handled: left to cv::imdecode (CMYK and YCCK, or damaged data accepted: what OpenCV makes
+// of the missing part depends on its own source manager, and accepting keeps exactly that).
+
+/// Decodes with libjpeg into `out` (8-bit BGR) at 1/`factor` scale. Plain C-style code between
+/// setjmp and the last libjpeg call: a longjmp must not skip a destructor. `out` is allocated
+/// before any libjpeg call that can jump.
+decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damaged, cv::Mat& out,
+                         std::string& problem) {
+  jpeg_decompress_struct cinfo;
+  error_manager err;
+  err.damaged = damaged;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+  jpeg_create_decompress(&cinfo);
+  int jumped = setjmp(err.jump);
+  if (jumped != 0) {
+    jpeg_destroy_decompress(&cinfo);
+    problem = err.message;
+    return jumped == 2 ? decode_status::damaged : decode_status::failed;
+  }
+  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.num_components != 1 && cinfo.num_components != 3) {
+    jpeg_destroy_decompress(&cinfo); // CMYK and YCCK: cv::imdecode converts those itself
+    return decode_status::not_handled;
+  }
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = static_cast<unsigned>(factor);
+  cinfo.out_color_space = JCS_EXT_BGR; // what OpenCV gets by swapping every RGB row
+  jpeg_calc_output_dimensions(&cinfo);
+  out.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), CV_8UC3);
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out.ptr(static_cast<int>(cinfo.output_scanline));
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return err.saw_damage ? decode_status::not_handled : decode_status::decoded;
+}
+
+} // namespace
+
+int jpeg_exif_orientation(std::string_view bytes) {
+  // As cv::imdecode: the first APP1 segment before the scan, read as Exif.
+  if (!looks_like_jpeg(bytes))
+    return 1;
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t size = bytes.size();
+  std::size_t pos = 2;
+  for (;;) {
+    auto found = next_marker(data, size, pos);
+    if (!found)
+      return 1;
+    unsigned char marker = *found;
+    if (is_standalone(marker))
+      continue;
+    if (marker == 0xD8 || marker == 0xD9 || marker == 0xDA)
+      return 1;
+    if (pos + 2 > size)
+      return 1;
+    std::size_t length = static_cast<std::size_t>(read_u16(data + pos, true));
+    if (length < 2 || pos + length > size)
+      return 1;
+    if (marker == 0xE1) {
+      constexpr std::size_t exif_header = 6; // "Exif\0\0"
+      if (length - 2 <= exif_header)
+        return 1;
+      return tiff_orientation(data + pos + 2 + exif_header, length - 2 - exif_header);
+    }
+    pos += length;
+  }
+}
+
+void apply_exif_orientation(int orientation, cv::Mat& image) {
+  switch (orientation) {
+    case 2: // mirrored
+      cv::flip(image, image, 1);
+      break;
+    case 3: // upside down
+      cv::flip(image, image, -1);
+      break;
+    case 4: // mirrored upside down
+      cv::flip(image, image, 0);
+      break;
+    case 5:
+      cv::transpose(image, image);
+      break;
+    case 6: // rotated 90 degrees clockwise to be upright
+      cv::transpose(image, image);
+      cv::flip(image, image, 1);
+      break;
+    case 7:
+      cv::transpose(image, image);
+      cv::flip(image, image, -1);
+      break;
+    case 8: // rotated 90 degrees counter-clockwise to be upright
+      cv::transpose(image, image);
+      cv::flip(image, image, 0);
+      break;
+    default: // 1, or a value outside the standard: as stored
+      break;
+  }
+}
+
+result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, corrupt_data damaged) const {
+  return decode(bytes, jpeg_reduce_target{}, damaged);
+}
+
+result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target target,
+                                     corrupt_data damaged) const {
   if (!looks_like_jpeg(bytes))
     return make_failure(error_code::unsupported_media_type,
                         "image_file is not a JPEG (it does not start with a JPEG marker)");
@@ -112,16 +324,36 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target 
                                                            " pixels, under the minimum side of " +
                                                            std::to_string(settings_.min_side));
   try {
-    // A header over the upload, like numpy.frombuffer: no copy of the bytes.
-    const cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8UC1,
-                          const_cast<char*>(bytes.data()));
+    int orientation = jpeg_exif_orientation(bytes);
+    auto decode_at = [&](int factor) -> result<cv::Mat> {
+      cv::Mat image;
+      std::string problem;
+      switch (decode_bgr(bytes, factor, damaged, image, problem)) {
+        case decode_status::decoded:
+          apply_exif_orientation(orientation, image);
+          return image;
+        case decode_status::damaged:
+          return make_failure(error_code::undecodable_image,
+                              "image_file is a damaged JPEG: " + problem);
+        case decode_status::failed:
+          return make_failure(error_code::undecodable_image,
+                              "image_file could not be decoded as JPEG: " + problem);
+        case decode_status::not_handled:
+          break;
+      }
+      // A wrapped upload, like numpy.frombuffer: no copy of the bytes.
+      const cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8UC1,
+                            const_cast<char*>(bytes.data()));
+      image = cv::imdecode(wrapped, imread_flags(factor));
+      if (image.empty())
+        return make_failure(error_code::undecodable_image,
+                            "image_file could not be decoded as JPEG");
+      return image;
+    };
     int factor = jpeg_reduction_factor(header->width, header->height, target);
-    cv::Mat image = cv::imdecode(wrapped, imread_flags(factor));
-    if (factor > 1 && !image.empty() &&
-        (image.cols < target.min_width || image.rows < target.min_height))
-      image = cv::imdecode(wrapped, cv::IMREAD_COLOR); // EXIF rotation swapped the sides
-    if (image.empty())
-      return make_failure(error_code::undecodable_image, "image_file could not be decoded as JPEG");
+    auto image = decode_at(factor);
+    if (factor > 1 && image && (image->cols < target.min_width || image->rows < target.min_height))
+      return decode_at(1); // EXIF rotation swapped the sides
     return image;
   } catch (const cv::Exception& e) {
     return make_failure(error_code::undecodable_image,

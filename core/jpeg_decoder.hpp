@@ -2,9 +2,20 @@
 
 // Turns uploaded JPEG bytes into a BGR image.
 //
-// The bytes are wrapped, not copied (what numpy's frombuffer does in the original), and the JPEG
-// header is read first so that an image declaring absurd dimensions is refused before OpenCV
-// allocates anything for it: OpenCV's own limit is 2^30 pixels.
+// The bytes are read in place, not copied (what numpy's frombuffer does in the original), and the
+// JPEG header is read first so that an image declaring absurd dimensions is refused before
+// anything is allocated for it.
+//
+// libjpeg-turbo decodes straight into the BGR cv::Mat (JCS_EXT_BGR), with the same settings and
+// the same EXIF orientation handling as OpenCV 4.6's cv::imdecode, whose pixels it reproduces
+// exactly (tests/core/jpeg_codec_identity_test.cpp); OpenCV instead has libjpeg write RGB and
+// swaps every row into BGR with a scalar loop. CMYK JPEGs, rare in uploads, go through
+// cv::imdecode.
+//
+// Damaged data is refused by default: where libjpeg only warns (data ending early, a corrupt
+// segment, a bad Huffman code) and cv::imdecode returns an image with the missing part grey,
+// decode() fails with undecodable_image naming the defect. corrupt_data::accept keeps
+// cv::imdecode's behaviour.
 
 #include "core/errors.hpp"
 
@@ -39,9 +50,20 @@ struct jpeg_reduce_target {
   bool enabled() const { return min_width > 0 || min_height > 0; }
 };
 
+/// The EXIF orientation (1-8) of a JPEG's APP1 Exif segment; 1 (as stored) when there is none or
+/// it cannot be read.
+int jpeg_exif_orientation(std::string_view bytes);
+
+/// Turns an image decoded as stored into the orientation `orientation` (1-8) asks for, the way
+/// cv::imdecode does.
+void apply_exif_orientation(int orientation, cv::Mat& image);
+
 /// The largest libjpeg scale-down (8, 4 or 2) that keeps width/factor >= min_width and
 /// height/factor >= min_height (integer division), else 1 (full size).
 int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target);
+
+/// What to do with a JPEG whose data libjpeg finds damaged but can still decode in part.
+enum class corrupt_data { refuse, accept };
 
 struct jpeg_decoder_settings {
   std::uint64_t max_pixels = 50'000'000; ///< about 50 megapixels
@@ -53,14 +75,16 @@ public:
   explicit jpeg_decoder(jpeg_decoder_settings settings = {}) : settings_(settings) {}
 
   /// Decodes to 8-bit BGR. Fails with unsupported_media_type (not a JPEG), image_too_large
-  /// (declared dimensions over the limit) or undecodable_image.
-  result<cv::Mat> decode(std::string_view bytes) const;
+  /// (declared dimensions over the limit) or undecodable_image (also for damaged data, unless
+  /// `damaged` is accept).
+  result<cv::Mat> decode(std::string_view bytes, corrupt_data damaged = corrupt_data::refuse) const;
 
   /// As decode(), but at 1/2, 1/4 or 1/8 scale (cv::IMREAD_REDUCED_COLOR_2/4/8) when the declared
   /// dimensions allow it, per jpeg_reduction_factor(); the limits apply to the declared size. If
   /// the decoded image still comes out under the target (EXIF rotation swapped the sides), it is
   /// decoded again at full size. A disabled target decodes exactly as decode().
-  result<cv::Mat> decode(std::string_view bytes, jpeg_reduce_target target) const;
+  result<cv::Mat> decode(std::string_view bytes, jpeg_reduce_target target,
+                         corrupt_data damaged = corrupt_data::refuse) const;
 
   const jpeg_decoder_settings& settings() const { return settings_; }
 

@@ -230,10 +230,12 @@ constexpr double max_side = 16384;
 void register_default_steps(step_registry& registry) {
   registry.add({"decode_jpeg",
                 "Decode JPEG",
-                "Wraps the uploaded bytes without copying and decodes them to an 8-bit BGR image "
-                "(cv::imdecode); the declared dimensions are checked first. With reduce_to_width "
-                "or reduce_to_height set, libjpeg decodes at 1/2, 1/4 or 1/8 scale when both "
-                "decoded sides stay at least that large (cheaper for a later downscale).",
+                "Decodes the uploaded bytes in place to an 8-bit BGR image (libjpeg-turbo, "
+                "pixel for pixel what cv::imdecode gives); the declared dimensions are checked "
+                "first. With reduce_to_width or reduce_to_height set, libjpeg decodes at 1/2, 1/4 "
+                "or 1/8 scale when both decoded sides stay at least that large (cheaper for a "
+                "later downscale). Damaged data (ending early, a corrupt segment) is refused "
+                "with 422 naming the defect unless corrupt_data is accept.",
                 stage_kind::decode,
                 value_kind::jpeg_bytes,
                 value_kind::image,
@@ -242,12 +244,18 @@ void register_default_steps(step_registry& registry) {
                                "stays >= this; 0: no constraint (both 0: full-size decode)"),
                  integer_param("reduce_to_height", 0, 0, max_side,
                                "decode at reduced scale (1/2, 1/4, 1/8) while the decoded height "
-                               "stays >= this; 0: no constraint (both 0: full-size decode)")},
+                               "stays >= this; 0: no constraint (both 0: full-size decode)"),
+                 string_param("corrupt_data", "refuse", {"refuse", "accept"},
+                              "a JPEG libjpeg finds damaged: refuse it (422 naming the defect), "
+                              "or accept what decodes, the missing part grey (as cv::imdecode)")},
                 [](const nlohmann::json& p) -> step_fn {
                   jpeg_reduce_target target{p["reduce_to_width"].get<int>(),
                                             p["reduce_to_height"].get<int>()};
-                  return [target](stage_resources& res, payload& data) -> status {
-                    auto image = res.decoder->decode(data.bytes, target);
+                  auto damaged = p["corrupt_data"].get<std::string>() == "accept"
+                                     ? corrupt_data::accept
+                                     : corrupt_data::refuse;
+                  return [target, damaged](stage_resources& res, payload& data) -> status {
+                    auto image = res.decoder->decode(data.bytes, target, damaged);
                     if (!image)
                       return image.error();
                     data.image = std::move(image.value());

@@ -120,7 +120,8 @@ TEST_F(jpeg_reduced_decode_test, off_by_default_and_identical_to_the_plain_decod
   auto planned = plan({{"decode_jpeg", nlohmann::json::object()}});
   ASSERT_TRUE(planned);
   EXPECT_EQ(planned->steps[0].params,
-            (nlohmann::json{{"reduce_to_width", 0}, {"reduce_to_height", 0}}));
+            (nlohmann::json{
+                {"reduce_to_width", 0}, {"reduce_to_height", 0}, {"corrupt_data", "refuse"}}));
   // The car chain with the option off is exactly what it was.
   cv::Mat chain = run(car_chain(nlohmann::json::object()), jpeg);
   auto resized = images.resize(plain, 640, 640, interpolation::linear);

@@ -78,7 +78,8 @@ TEST_F(step_catalogue_test, describes_kinds_and_their_value_types) {
   EXPECT_EQ(detect["input"], "base64_text");
   EXPECT_EQ(detect["output"], "detection");
   EXPECT_EQ(step("decode_jpeg")["stage"], "decode");
-  EXPECT_EQ(step("decode_jpeg")["params"].size(), 2u); // reduce_to_width, reduce_to_height
+  // reduce_to_width, reduce_to_height, corrupt_data
+  EXPECT_EQ(step("decode_jpeg")["params"].size(), 3u);
   EXPECT_EQ(step("encode")["output"], "encoded_bytes");
   EXPECT_EQ(step("grayscale")["stage"], "transform");
 }

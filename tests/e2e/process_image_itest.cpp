@@ -292,6 +292,32 @@ TEST(process_image, undecodable_jpeg_answers_422_and_fails_the_task) {
   expect_healthy(stack);
 }
 
+TEST(process_image, a_damaged_jpeg_is_refused_naming_the_defect_unless_the_pipeline_accepts_it) {
+  service_stack stack;
+  auto real = make_jpeg(320, 240, 7);
+  auto cut = real.substr(0, real.size() * 6 / 10); // ends inside its scan data
+  auto detail = expect_error(upload(stack, "/process-image?pipeline_id=1", cut, "cut.jpg"), 422);
+  EXPECT_NE(detail.find("Premature end of JPEG file"), std::string::npos) << detail;
+  auto row = last_task(stack.dsn());
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->status, "failed");
+  ASSERT_TRUE(row->error);
+  EXPECT_NE(row->error->find("Premature end of JPEG file"), std::string::npos) << *row->error;
+
+  // A pipeline that accepts damaged data decodes what is there (the rest grey), as OpenCV does.
+  json pipeline = {{"title", "lenient decode"},
+                   {"steps",
+                    {{{"handler", "decode_jpeg"}, {"params", {{"corrupt_data", "accept"}}}},
+                     {{"handler", "resize"}, {"params", {{"width", 64}, {"height", 64}}}}}}};
+  auto created = send_request("POST", stack.url("/pipelines"), pipeline.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto id = parse_body(created)["id"].get<int>();
+  auto accepted = upload(stack, "/process-image?pipeline_id=" + std::to_string(id), cut, "cut.jpg");
+  EXPECT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_EQ(parse_body(accepted)["status"], "processed");
+  expect_healthy(stack);
+}
+
 /// Runs one request against a stack whose ML service is broken and checks the 502 and the
 /// failed task row. Returns the detail.
 std::string expect_ml_failure(service_stack& stack) {

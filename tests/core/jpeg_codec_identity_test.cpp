@@ -1,0 +1,191 @@
+// The service's own JPEG decoding (libjpeg-turbo straight to BGR, core/jpeg_decoder.cpp) against
+// OpenCV 4.6's cv::imdecode, which the original service uses: the same pixels for every sample
+// photo of Debian's opencv-doc, the benchmark image sets, the fuzz corpus, a grey JPEG, reduced
+// scales and every EXIF orientation. And the strict refusal of damaged data, which cv::imdecode
+// decodes with the missing part grey.
+
+#include "bench/bench_images.hpp"
+#include "core/jpeg_decoder.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace imgproc {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+cv::Mat opencv_decode(const std::string& jpeg, int flags = cv::IMREAD_COLOR) {
+  std::vector<unsigned char> bytes(jpeg.begin(), jpeg.end());
+  return cv::imdecode(bytes, flags);
+}
+
+std::string encode(const cv::Mat& image, int quality = 90) {
+  std::vector<unsigned char> out;
+  cv::imencode(".jpg", image, out, {cv::IMWRITE_JPEG_QUALITY, quality});
+  return {out.begin(), out.end()};
+}
+
+/// Fails the test unless both decoders agree exactly on `jpeg` (or both refuse it).
+void expect_same_pixels(const std::string& jpeg, const std::string& what,
+                        jpeg_reduce_target target = {}, int opencv_flags = cv::IMREAD_COLOR) {
+  auto expected = opencv_decode(jpeg, opencv_flags);
+  auto ours = jpeg_decoder{}.decode(jpeg, target, corrupt_data::accept);
+  if (expected.empty()) {
+    EXPECT_FALSE(ours) << what << ": OpenCV refuses it, the service decoded it";
+    return;
+  }
+  ASSERT_TRUE(ours) << what << ": " << ours.error().detail;
+  ASSERT_EQ(ours->size(), expected.size()) << what;
+  ASSERT_EQ(ours->type(), expected.type()) << what;
+  EXPECT_EQ(cv::norm(*ours, expected, cv::NORM_INF), 0) << what;
+}
+
+std::vector<fs::path> files_in(const fs::path& dir, const std::string& extension) {
+  std::vector<fs::path> out;
+  if (fs::is_directory(dir))
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().extension() == extension)
+        out.push_back(entry.path());
+  return out;
+}
+
+TEST(jpeg_codec_identity, every_opencv_doc_photo_decodes_to_the_same_pixels) {
+  auto photos = files_in(bench::photo_dir, ".jpg");
+  if (photos.empty())
+    GTEST_SKIP() << "opencv-doc is not installed (scripts/setup installs it)";
+  for (const auto& photo : photos)
+    expect_same_pixels(read_file(photo), photo.filename().string());
+  EXPECT_GE(photos.size(), 50u);
+}
+
+TEST(jpeg_codec_identity, the_benchmark_sets_decode_to_the_same_pixels_at_every_scale) {
+  for (const auto& size : bench::image_set_sizes())
+    for (const auto& jpeg : bench::make_image_set(size.width, size.height)) {
+      expect_same_pixels(jpeg, size.name);
+      expect_same_pixels(jpeg, size.name + " at 1/2", {size.width / 2, size.height / 2},
+                         cv::IMREAD_REDUCED_COLOR_2);
+      expect_same_pixels(jpeg, size.name + " at 1/4", {size.width / 4, size.height / 4},
+                         cv::IMREAD_REDUCED_COLOR_4);
+    }
+}
+
+TEST(jpeg_codec_identity, the_fuzz_corpus_decodes_to_the_same_pixels) {
+  auto inputs = files_in(fs::path{IMGPROC_SOURCE_DIR} / "fuzz/corpus/fuzz_jpeg", ".jpg");
+  ASSERT_FALSE(inputs.empty());
+  for (const auto& input : inputs)
+    expect_same_pixels(read_file(input), input.filename().string());
+}
+
+TEST(jpeg_codec_identity, a_grey_jpeg_decodes_to_three_equal_channels_as_opencv_does) {
+  cv::Mat grey(48, 64, CV_8UC1);
+  cv::randu(grey, 0, 255);
+  expect_same_pixels(encode(grey), "grey");
+}
+
+/// `jpeg` with an APP1 Exif segment (big-endian TIFF, one IFD entry: orientation) after SOI.
+std::string with_orientation(const std::string& jpeg, int orientation) {
+  std::string tiff = {'M',  'M',
+                      0,    0x2A,
+                      0,    0,
+                      0,    8, // header, IFD at 8
+                      0,    1, // one entry
+                      0x01, 0x12,
+                      0,    3,
+                      0,    0,
+                      0,    1, // orientation, SHORT, count 1
+                      0,    static_cast<char>(orientation),
+                      0,    0, // value
+                      0,    0,
+                      0,    0}; // no next IFD
+  std::string payload = std::string("Exif\0\0", 6) + tiff;
+  auto length = payload.size() + 2;
+  std::string segment = {static_cast<char>(0xFF), static_cast<char>(0xE1),
+                         static_cast<char>(length >> 8), static_cast<char>(length & 0xFF)};
+  return jpeg.substr(0, 2) + segment + payload + jpeg.substr(2);
+}
+
+TEST(jpeg_codec_identity, every_exif_orientation_is_applied_as_opencv_applies_it) {
+  cv::Mat image(30, 40, CV_8UC3);
+  cv::randu(image, 0, 255);
+  auto jpeg = encode(image);
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    auto rotated = with_orientation(jpeg, orientation);
+    EXPECT_EQ(jpeg_exif_orientation(rotated), orientation);
+    expect_same_pixels(rotated, "orientation " + std::to_string(orientation));
+  }
+  auto upright = jpeg_decoder{}.decode(with_orientation(jpeg, 6));
+  ASSERT_TRUE(upright);
+  EXPECT_EQ(upright->cols, 30) << "orientation 6 turns the 40x30 image to 30x40";
+  EXPECT_EQ(jpeg_exif_orientation(jpeg), 1);
+}
+
+std::string photo_jpeg() {
+  cv::Mat image(120, 160, CV_8UC3);
+  cv::RNG{7}.fill(image, cv::RNG::UNIFORM, 0, 255); // the same image whatever ran before
+  cv::GaussianBlur(image, image, {5, 5}, 2);
+  return encode(image);
+}
+
+TEST(jpeg_strict_decode, data_ending_early_is_refused_naming_the_defect) {
+  auto jpeg = photo_jpeg();
+  auto cut = jpeg.substr(0, jpeg.size() * 6 / 10);
+  ASSERT_FALSE(opencv_decode(cut).empty()) << "OpenCV decodes it with the rest grey";
+  auto refused = jpeg_decoder{}.decode(cut);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, error_code::undecodable_image);
+  EXPECT_NE(refused.error().detail.find("Premature end of JPEG file"), std::string::npos)
+      << refused.error().detail;
+  // Accepted on request: what cv::imdecode gives.
+  expect_same_pixels(cut, "cut at 60%");
+}
+
+TEST(jpeg_strict_decode, a_corrupt_segment_is_refused_naming_the_defect) {
+  auto jpeg = photo_jpeg();
+  // Three stray bytes between the JFIF segment (SOI + APP0: 20 bytes) and the next marker.
+  ASSERT_EQ(static_cast<unsigned char>(jpeg[20]), 0xFF);
+  auto damaged = jpeg.substr(0, 20) + "xyz" + jpeg.substr(20);
+  ASSERT_FALSE(opencv_decode(damaged).empty());
+  auto refused = jpeg_decoder{}.decode(damaged);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().detail.find("Corrupt JPEG data: 3 extraneous bytes before marker"),
+            std::string::npos)
+      << refused.error().detail;
+  expect_same_pixels(damaged, "extraneous bytes");
+}
+
+TEST(jpeg_strict_decode, bad_scan_data_is_refused_naming_the_defect) {
+  auto jpeg = photo_jpeg();
+  auto scan = jpeg.find(std::string{static_cast<char>(0xFF), static_cast<char>(0xDA)});
+  ASSERT_NE(scan, std::string::npos);
+  auto damaged = jpeg;
+  // A restart marker in the middle of entropy-coded data that has no restart interval.
+  damaged[scan + 200] = static_cast<char>(0xFF);
+  damaged[scan + 201] = static_cast<char>(0xD3);
+  auto refused = jpeg_decoder{}.decode(damaged);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, error_code::undecodable_image);
+  EXPECT_NE(refused.error().detail.find("damaged JPEG"), std::string::npos)
+      << refused.error().detail;
+}
+
+TEST(jpeg_strict_decode, an_intact_jpeg_is_not_refused) {
+  EXPECT_TRUE(jpeg_decoder{}.decode(photo_jpeg()));
+}
+
+} // namespace
+} // namespace imgproc
