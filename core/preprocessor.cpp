@@ -1,5 +1,7 @@
 #include "core/preprocessor.hpp"
 
+#include "core/jpeg_encoder.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -125,8 +127,9 @@ result<cv::Mat> preprocessor::normalize(const cv::Mat& image, double alpha, doub
 
 status preprocessor::encode_jpeg(const cv::Mat& image, int quality, std::string& out) const {
   try {
-    if (!encode_into(image, ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality}, out))
-      return make_failure(error_code::internal, "JPEG encoding failed");
+    std::string problem;
+    if (!imgproc::encode_jpeg(image, quality, out, problem))
+      return make_failure(error_code::internal, "JPEG encoding failed: " + problem);
     return std::nullopt;
   } catch (const cv::Exception& e) {
     return opencv_failure("encode_jpeg", e);
@@ -138,12 +141,12 @@ status preprocessor::encode(const cv::Mat& image, image_format format, int level
   try {
     if (image.empty())
       return step_failure("encode", "the image is empty");
+    std::string problem = "OpenCV could not encode the image as png";
     bool encoded = format == image_format::png
                        ? encode_into(image, ".png", {cv::IMWRITE_PNG_COMPRESSION, level}, out)
-                       : encode_into(image, ".jpg", {cv::IMWRITE_JPEG_QUALITY, level}, out);
+                       : imgproc::encode_jpeg(image, level, out, problem);
     if (!encoded)
-      return step_failure("encode",
-                          std::string{"OpenCV could not encode the image as "} + to_string(format));
+      return step_failure("encode", problem);
     return std::nullopt;
   } catch (const cv::Exception& e) {
     return step_failure("encode", e);

@@ -1,12 +1,15 @@
-// The service's own JPEG decoding (libjpeg-turbo straight to BGR, core/jpeg_decoder.cpp) against
-// OpenCV 4.6's cv::imdecode, which the original service uses: the same pixels for every sample
-// photo of Debian's opencv-doc, the benchmark image sets, the fuzz corpus, a grey JPEG, reduced
-// scales and every EXIF orientation. And the strict refusal of damaged data, which cv::imdecode
-// decodes with the missing part grey.
+// The service's own JPEG decoding and encoding (libjpeg-turbo straight to and from BGR,
+// core/jpeg_decoder.cpp, core/jpeg_encoder.cpp) against OpenCV 4.6's cv::imdecode and
+// cv::imencode, which the original service uses: the same pixels for every sample photo of
+// Debian's opencv-doc, the benchmark image sets, the fuzz corpus, a grey JPEG, reduced scales and
+// every EXIF orientation; the same bytes for every image encoded. And the strict refusal of
+// damaged data, which cv::imdecode decodes with the missing part grey.
 
 #include "bench/bench_images.hpp"
 #include "core/jpeg_decoder.hpp"
+#include "core/jpeg_encoder.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -132,6 +135,47 @@ TEST(jpeg_codec_identity, every_exif_orientation_is_applied_as_opencv_applies_it
   ASSERT_TRUE(upright);
   EXPECT_EQ(upright->cols, 30) << "orientation 6 turns the 40x30 image to 30x40";
   EXPECT_EQ(jpeg_exif_orientation(jpeg), 1);
+}
+
+/// Fails the test unless the service's encoder writes exactly cv::imencode's bytes.
+void expect_same_bytes(const cv::Mat& image, int quality, const std::string& what) {
+  std::vector<unsigned char> expected;
+  ASSERT_TRUE(cv::imencode(".jpg", image, expected, {cv::IMWRITE_JPEG_QUALITY, quality}));
+  std::string ours, problem;
+  ASSERT_TRUE(encode_jpeg(image, quality, ours, problem)) << what << ": " << problem;
+  ASSERT_EQ(ours.size(), expected.size()) << what << " at quality " << quality;
+  EXPECT_TRUE(
+      std::equal(ours.begin(), ours.end(), expected.begin(),
+                 [](char a, unsigned char b) { return static_cast<unsigned char>(a) == b; }))
+      << what << " at quality " << quality;
+}
+
+TEST(jpeg_codec_identity, the_car_chain_inputs_encode_to_the_same_bytes) {
+  // What the car pipeline encodes: each benchmark image resized to 640x640 and normalized.
+  for (const auto& size : bench::image_set_sizes())
+    for (const auto& jpeg : bench::make_image_set(size.width, size.height)) {
+      auto image = jpeg_decoder{}.decode(jpeg);
+      ASSERT_TRUE(image);
+      cv::Mat resized, normalized;
+      cv::resize(*image, resized, {640, 640}, 0, 0, cv::INTER_LINEAR);
+      cv::normalize(resized, normalized, 0, 255, cv::NORM_MINMAX, CV_8U);
+      expect_same_bytes(normalized, 95, size.name);
+    }
+}
+
+TEST(jpeg_codec_identity, every_quality_odd_sizes_grey_and_views_encode_to_the_same_bytes) {
+  cv::Mat image(77, 131, CV_8UC3);
+  cv::RNG{3}.fill(image, cv::RNG::UNIFORM, 0, 255);
+  cv::GaussianBlur(image, image, {7, 7}, 3);
+  for (int quality : {0, 1, 50, 75, 90, 95, 100, 120})
+    expect_same_bytes(image, quality, "77x131");
+  cv::Mat grey;
+  cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
+  expect_same_bytes(grey, 95, "grey");
+  expect_same_bytes(image(cv::Rect(5, 7, 60, 50)), 95, "a view into a larger image");
+  std::string out, problem;
+  EXPECT_FALSE(encode_jpeg(cv::Mat{}, 95, out, problem));
+  EXPECT_FALSE(problem.empty());
 }
 
 std::string photo_jpeg() {
