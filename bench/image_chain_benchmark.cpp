@@ -15,9 +15,15 @@
 //
 // chain_steps/<set> runs the same chain timing each step, for the split between the steps.
 //
+// reference/<set> is the fixed yardstick that never changes with the service: the same chain
+// written with plain OpenCV calls, as the original service does (cv::imdecode, cv::resize 640x640
+// linear, cv::normalize MINMAX 8-bit, cv::imencode JPEG 95, base64), on one thread with fresh
+// buffers per image. The service's figures are read as ratios to it.
+//
 // Exits 1 if any benchmark failed (the smoke test relies on it).
 
 #include "bench/bench_images.hpp"
+#include "common/base64.hpp"
 #include "core/errors.hpp"
 #include "core/jpeg_decoder.hpp"
 #include "core/payload.hpp"
@@ -36,6 +42,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -318,6 +325,38 @@ void run_chain(benchmark::State& state, const bench::image_set_size& size, reduc
   }
 }
 
+/// The reference chain: the original service's calls, nothing of the service's own code.
+void run_reference(benchmark::State& state, const bench::image_set_size& size) {
+  try {
+    const auto& jpegs = image_set(size);
+    for (auto _ : state) {
+      for (const auto& jpeg : jpegs) {
+        std::vector<uchar> bytes(jpeg.begin(), jpeg.end());
+        cv::Mat image = cv::imdecode(bytes, cv::IMREAD_COLOR);
+        cv::Mat resized, normalized;
+        cv::resize(image, resized, cv::Size(640, 640), 0, 0, cv::INTER_LINEAR);
+        cv::normalize(resized, normalized, 0, 255, cv::NORM_MINMAX, CV_8U);
+        std::vector<uchar> encoded;
+        cv::imencode(".jpg", normalized, encoded, {cv::IMWRITE_JPEG_QUALITY, 95});
+        auto text = base64_encode(
+            std::string_view{reinterpret_cast<const char*>(encoded.data()), encoded.size()});
+        benchmark::DoNotOptimize(text.data());
+      }
+    }
+    auto images = static_cast<double>(jpegs.size());
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(jpegs.size()));
+    state.counters["per_image"] = benchmark::Counter(
+        images, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    double bytes = 0;
+    for (const auto& jpeg : jpegs)
+      bytes += static_cast<double>(jpeg.size());
+    state.counters["jpeg_kB"] = bytes / images / 1024;
+  } catch (const std::exception& e) {
+    any_failed = true;
+    state.SkipWithError(e.what());
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -334,6 +373,9 @@ int main(int argc, char** argv) {
           (std::string{to_string(rule)} + "/" + size.name).c_str(),
           [size, rule](benchmark::State& state) { run_chain(state, size, rule); })
           ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("reference/" + size.name).c_str(),
+                                 [size](benchmark::State& state) { run_reference(state, size); })
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("chain_steps/" + size.name).c_str(),
                                  [size](benchmark::State& state) { run_chain_steps(state, size); })
         ->Unit(benchmark::kMillisecond);
