@@ -97,4 +97,31 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
+std::optional<std::size_t> base64_check(std::string_view in, std::string& head) {
+  std::size_t wanted = head.size();
+  head.clear();
+  std::size_t symbols = 0; // non-space characters
+  std::size_t padding = 0;
+  std::string first; // the symbols that decode to `head`
+  for (char c : in) {
+    if (is_space(c))
+      continue;
+    if (c == '=') {
+      if (symbols % 4 < 2)
+        return std::nullopt;
+      ++padding;
+    } else if (padding > 0 || decode_table[static_cast<unsigned char>(c)] < 0) {
+      return std::nullopt; // data after padding, or not in the alphabet
+    }
+    if (first.size() < (wanted + 2) / 3 * 4)
+      first += c;
+    ++symbols;
+  }
+  if (symbols % 4 != 0 || padding > 2)
+    return std::nullopt;
+  if (auto decoded = base64_decode(first))
+    head = decoded->substr(0, wanted);
+  return symbols / 4 * 3 - padding;
+}
+
 } // namespace imgproc

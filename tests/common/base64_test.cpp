@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace imgproc {
 namespace {
@@ -38,6 +40,28 @@ TEST(base64, rejects_what_is_not_base64) {
   EXPECT_FALSE(base64_decode("Zg==Zm9v"));   // data after padding
   EXPECT_FALSE(base64_decode("Z==="));       // too much padding
   EXPECT_FALSE(base64_decode("not base64")); // space is skipped, but '=' rules and length fail
+}
+
+TEST(base64, checking_agrees_with_decoding_without_decoding) {
+  std::vector<std::string> inputs = {"",    "Zm9v",      "Zm9vYg==", "Zm9vYmE=", "Zm9v\r\nYmFy\n",
+                                     "Zm9", "Zm9v!mFy",  "Zg==Zm9v", "Z===",     "not base64",
+                                     "Zg=", "Zm9vYmFy=", "=Zm9",     "Zg==\n",   " \r\n"};
+  for (int length = 0; length < 40; ++length) {
+    std::string bytes;
+    for (int i = 0; i < length; ++i)
+      bytes += static_cast<char>((i * 37 + length) & 0xFF);
+    inputs.push_back(base64_encode(bytes));
+  }
+  for (const auto& text : inputs) {
+    auto decoded = base64_decode(text);
+    std::string head(8, '\0');
+    auto size = base64_check(text, head);
+    ASSERT_EQ(size.has_value(), decoded.has_value()) << "'" << text << "'";
+    if (!decoded)
+      continue;
+    EXPECT_EQ(*size, decoded->size()) << text;
+    EXPECT_EQ(head, decoded->substr(0, 8)) << text;
+  }
 }
 
 } // namespace

@@ -165,6 +165,16 @@ TEST(MlMockDetectHandler, NotBase64Is400) {
   expect_detail(handle_detect(gen, "text/plain", "QUJD=", big_limit), 400);
 }
 
+TEST(MlMockDetectHandler, AnImageThatIsNeitherJpegNorPngIs400) {
+  box_generator gen{0.5, 1};
+  auto reply = handle_detect(gen, "text/plain", base64_encode("GIF89a, not a photo"), big_limit);
+  expect_detail(reply, 400);
+  EXPECT_NE(reply.body.find("neither a JPEG nor a PNG"), std::string::npos) << reply.body;
+  auto png =
+      handle_detect(gen, "text/plain", base64_encode("\x89PNG\r\n\x1A\n and more"), big_limit);
+  EXPECT_EQ(png.status, 200) << png.body;
+}
+
 TEST(MlMockDetectHandler, BadMultipartIs400) {
   box_generator gen{0.5, 1};
   const std::string type = "multipart/form-data; boundary=b1";
