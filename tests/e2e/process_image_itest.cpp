@@ -337,8 +337,8 @@ std::string expect_ml_failure(service_stack& stack) {
 }
 
 TEST(process_image, ml_service_down_answers_502) {
-  auto dead_url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/ml-process-img";
-  service_stack stack{with_args({"--ml-url=" + dead_url}, /*ml_mock=*/false)};
+  refusing_port dead;
+  service_stack stack{with_args({"--ml-url=" + dead.url()}, /*ml_mock=*/false)};
   auto detail = expect_ml_failure(stack);
   EXPECT_NE(detail.find("unreachable"), std::string::npos) << detail;
 }

@@ -113,6 +113,18 @@ std::uint16_t closed_port() {
   return port;
 }
 
+refusing_port::refusing_port() {
+  fd_ = bound_socket(0, port_); // no listen(): connecting is refused
+}
+
+refusing_port::~refusing_port() {
+  ::close(fd_);
+}
+
+std::string refusing_port::url() const {
+  return url_for(port_);
+}
+
 silent_server::silent_server() {
   fd_ = bound_socket(16, port_);
 }

@@ -17,6 +17,21 @@ namespace imgproc::testing {
 /// is refused.
 std::uint16_t closed_port();
 
+/// A port on 127.0.0.1 that refuses connections for as long as this object lives: bound without
+/// listening, so no other process can take it meanwhile (closed_port() leaves that window open).
+class refusing_port {
+public:
+  refusing_port();
+  ~refusing_port();
+  refusing_port(const refusing_port&) = delete;
+  refusing_port& operator=(const refusing_port&) = delete;
+  std::string url() const; ///< http://127.0.0.1:<port>/ml-process-img
+
+private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 /// Fault injection for "the ML service hangs": a socket that listens but is never accepted from
 /// or read. The kernel completes the TCP handshake and buffers the request, so the client sees
 /// a connected peer that never answers, exactly like a stuck server.
