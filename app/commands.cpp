@@ -6,7 +6,6 @@
 #include "common/log.hpp"
 #include "core/detector_client.hpp"
 #include "core/step_registry.hpp"
-#include "core/task_json.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
 #include "db/outage_log.hpp"

@@ -283,6 +283,19 @@ void run_chain_steps(benchmark::State& state, const bench::image_set_size& size)
   }
 }
 
+/// Images per second per core (items_per_second), ms per image (per_image) and the set's mean
+/// upload size (jpeg_kB), for a benchmark that passes over `jpegs` once per iteration.
+void count_images(benchmark::State& state, const std::vector<std::string>& jpegs) {
+  auto images = static_cast<double>(jpegs.size());
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(jpegs.size()));
+  state.counters["per_image"] = benchmark::Counter(
+      images, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  double bytes = 0;
+  for (const auto& jpeg : jpegs)
+    bytes += static_cast<double>(jpeg.size());
+  state.counters["jpeg_kB"] = bytes / images / 1024;
+}
+
 void run_chain(benchmark::State& state, const bench::image_set_size& size, reduce_rule rule) {
   try {
     const auto& c = car_detection_chain();
@@ -304,14 +317,7 @@ void run_chain(benchmark::State& state, const bench::image_set_size& size, reduc
         break;
       }
     }
-    auto images = static_cast<double>(jpegs.size());
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(jpegs.size()));
-    state.counters["per_image"] = benchmark::Counter(
-        images, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-    double bytes = 0;
-    for (const auto& jpeg : jpegs)
-      bytes += static_cast<double>(jpeg.size());
-    state.counters["jpeg_kB"] = bytes / images / 1024;
+    count_images(state, jpegs);
     if (rule != reduce_rule::none) {
       // All images of a set have the same size, so one scale per set.
       state.counters["reduced_by"] = c.reduction(rule, size.width, size.height);
@@ -343,14 +349,7 @@ void run_reference(benchmark::State& state, const bench::image_set_size& size) {
         benchmark::DoNotOptimize(text.data());
       }
     }
-    auto images = static_cast<double>(jpegs.size());
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(jpegs.size()));
-    state.counters["per_image"] = benchmark::Counter(
-        images, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
-    double bytes = 0;
-    for (const auto& jpeg : jpegs)
-      bytes += static_cast<double>(jpeg.size());
-    state.counters["jpeg_kB"] = bytes / images / 1024;
+    count_images(state, jpegs);
   } catch (const std::exception& e) {
     any_failed = true;
     state.SkipWithError(e.what());
@@ -373,9 +372,10 @@ int main(int argc, char** argv) {
           (std::string{to_string(rule)} + "/" + size.name).c_str(),
           [size, rule](benchmark::State& state) { run_chain(state, size, rule); })
           ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("reference/" + size.name).c_str(),
-                                 [size](benchmark::State& state) { run_reference(state, size); })
-        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("reference/" + size.name).c_str(), [size](
+                                                                         benchmark::State& state) {
+      run_reference(state, size);
+    })->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("chain_steps/" + size.name).c_str(),
                                  [size](benchmark::State& state) { run_chain_steps(state, size); })
         ->Unit(benchmark::kMillisecond);

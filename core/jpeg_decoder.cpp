@@ -11,8 +11,8 @@
 namespace imgproc {
 namespace {
 
-int read_u16(const unsigned char* p) {
-  return (p[0] << 8) | p[1];
+int read_u16(const unsigned char* p, bool big_endian = true) {
+  return big_endian ? (p[0] << 8) | p[1] : (p[1] << 8) | p[0];
 }
 
 bool is_start_of_frame(unsigned char marker) {
@@ -43,6 +43,38 @@ bool is_standalone(unsigned char marker) {
   return marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7);
 }
 
+struct segment {
+  const unsigned char* body; ///< after the marker and its 2-byte length
+  std::size_t size;          ///< of the body
+};
+
+/// The first segment before the scan data whose marker is `wanted(marker)`, walking the markers
+/// as libjpeg does; nullopt if the data ends, is malformed or reaches the scan first.
+template <class Wanted> std::optional<segment> find_segment(std::string_view bytes, Wanted wanted) {
+  if (!looks_like_jpeg(bytes))
+    return std::nullopt;
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t size = bytes.size();
+  std::size_t pos = 2;
+  for (;;) {
+    auto marker = next_marker(data, size, pos);
+    if (!marker)
+      return std::nullopt;
+    if (is_standalone(*marker))
+      continue; // no length
+    if (*marker == 0xD8 || *marker == 0xD9 || *marker == 0xDA)
+      return std::nullopt; // another start of image, end of image or scan data
+    if (pos + 2 > size)
+      return std::nullopt;
+    auto length = static_cast<std::size_t>(read_u16(data + pos));
+    if (length < 2 || pos + length > size)
+      return std::nullopt;
+    if (wanted(*marker))
+      return segment{data + pos + 2, length - 2};
+    pos += length;
+  }
+}
+
 } // namespace
 
 bool looks_like_jpeg(std::string_view bytes) {
@@ -52,36 +84,14 @@ bool looks_like_jpeg(std::string_view bytes) {
 }
 
 std::optional<jpeg_header> read_jpeg_header(std::string_view bytes) {
-  if (!looks_like_jpeg(bytes))
+  auto frame = find_segment(bytes, is_start_of_frame);
+  if (!frame || frame->size < 6)
     return std::nullopt;
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t size = bytes.size();
-  std::size_t pos = 2;
-  for (;;) {
-    auto found = next_marker(data, size, pos);
-    if (!found)
-      return std::nullopt;
-    unsigned char marker = *found;
-    if (is_standalone(marker))
-      continue; // no length
-    if (marker == 0xD8 || marker == 0xD9 || marker == 0xDA)
-      return std::nullopt; // another start of image, end of image or scan data before any frame
-    if (pos + 2 > size)
-      return std::nullopt;
-    int length = read_u16(data + pos);
-    if (length < 2 || pos + static_cast<std::size_t>(length) > size)
-      return std::nullopt;
-    if (is_start_of_frame(marker)) {
-      if (length < 8)
-        return std::nullopt;
-      jpeg_header header;
-      header.height = read_u16(data + pos + 3);
-      header.width = read_u16(data + pos + 5);
-      header.components = data[pos + 7];
-      return header;
-    }
-    pos += static_cast<std::size_t>(length);
-  }
+  jpeg_header header;
+  header.height = read_u16(frame->body + 1);
+  header.width = read_u16(frame->body + 3);
+  header.components = frame->body[5];
+  return header;
 }
 
 int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target) {
@@ -106,10 +116,6 @@ int imread_flags(int factor) {
     default:
       return cv::IMREAD_COLOR;
   }
-}
-
-int read_u16(const unsigned char* p, bool big_endian) {
-  return big_endian ? (p[0] << 8) | p[1] : (p[1] << 8) | p[0];
 }
 
 std::uint32_t read_u32(const unsigned char* p, bool big_endian) {
@@ -167,7 +173,6 @@ struct error_manager {
   jpeg_error_mgr pub;
   std::jmp_buf jump;
   corrupt_data damaged = corrupt_data::refuse;
-  bool saw_damage = false;
   char message[JMSG_LENGTH_MAX] = {};
 };
 
@@ -184,11 +189,10 @@ void on_message(j_common_ptr cinfo, int level) {
   ++err->pub.num_warnings;
   if (!is_damage(err->pub.msg_code))
     return;
-  err->saw_damage = true;
-  if (err->damaged == corrupt_data::refuse) {
-    (*cinfo->err->format_message)(cinfo, err->message);
-    std::longjmp(err->jump, 2);
-  }
+  // Stop at once either way: refused, or left to cv::imdecode, whose way with the missing part
+  // accepting keeps.
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, err->damaged == corrupt_data::refuse ? 2 : 3);
 }
 
 enum class decode_status { decoded, damaged, failed, not_handled };
@@ -211,7 +215,14 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
   if (jumped != 0) {
     jpeg_destroy_decompress(&cinfo);
     problem = err.message;
-    return jumped == 2 ? decode_status::damaged : decode_status::failed;
+    switch (jumped) {
+      case 2:
+        return decode_status::damaged;
+      case 3:
+        return decode_status::not_handled;
+      default:
+        return decode_status::failed;
+    }
   }
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
@@ -232,40 +243,18 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  return err.saw_damage ? decode_status::not_handled : decode_status::decoded;
+  return decode_status::decoded;
 }
 
 } // namespace
 
 int jpeg_exif_orientation(std::string_view bytes) {
   // As cv::imdecode: the first APP1 segment before the scan, read as Exif.
-  if (!looks_like_jpeg(bytes))
+  auto app1 = find_segment(bytes, [](unsigned char marker) { return marker == 0xE1; });
+  constexpr std::size_t exif_header = 6; // "Exif\0\0"
+  if (!app1 || app1->size <= exif_header)
     return 1;
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t size = bytes.size();
-  std::size_t pos = 2;
-  for (;;) {
-    auto found = next_marker(data, size, pos);
-    if (!found)
-      return 1;
-    unsigned char marker = *found;
-    if (is_standalone(marker))
-      continue;
-    if (marker == 0xD8 || marker == 0xD9 || marker == 0xDA)
-      return 1;
-    if (pos + 2 > size)
-      return 1;
-    std::size_t length = static_cast<std::size_t>(read_u16(data + pos, true));
-    if (length < 2 || pos + length > size)
-      return 1;
-    if (marker == 0xE1) {
-      constexpr std::size_t exif_header = 6; // "Exif\0\0"
-      if (length - 2 <= exif_header)
-        return 1;
-      return tiff_orientation(data + pos + 2 + exif_header, length - 2 - exif_header);
-    }
-    pos += length;
-  }
+  return tiff_orientation(app1->body + exif_header, app1->size - exif_header);
 }
 
 void apply_exif_orientation(int orientation, cv::Mat& image) {

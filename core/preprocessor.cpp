@@ -141,11 +141,13 @@ status preprocessor::encode(const cv::Mat& image, image_format format, int level
   try {
     if (image.empty())
       return step_failure("encode", "the image is empty");
-    std::string problem = "OpenCV could not encode the image as png";
-    bool encoded = format == image_format::png
-                       ? encode_into(image, ".png", {cv::IMWRITE_PNG_COMPRESSION, level}, out)
-                       : imgproc::encode_jpeg(image, level, out, problem);
-    if (!encoded)
+    if (format == image_format::png) {
+      if (!encode_into(image, ".png", {cv::IMWRITE_PNG_COMPRESSION, level}, out))
+        return step_failure("encode", "OpenCV could not encode the image as png");
+      return std::nullopt;
+    }
+    std::string problem;
+    if (!imgproc::encode_jpeg(image, level, out, problem))
       return step_failure("encode", problem);
     return std::nullopt;
   } catch (const cv::Exception& e) {

@@ -72,6 +72,10 @@ void answer_now(const exchange_ptr& ex, const http_reply& reply, const char* con
   finish(*ex, reply, content_type);
 }
 
+void answer_bad_request(const exchange_ptr& ex, const std::string& detail) {
+  answer_now(ex, failure_reply(make_failure(error_code::bad_request, detail)));
+}
+
 void log_not_written(const std::exception& e) {
   log::debug("http", std::string{"response not written: "} + e.what());
 }

@@ -46,6 +46,12 @@ void finish(exchange& ex, const http_reply& reply, const char* content_type = "a
 void answer_now(const exchange_ptr& ex, const http_reply& reply,
                 const char* content_type = "application/json");
 
+/// A bad_request ({"detail": ...}, 400) answered now.
+void answer_bad_request(const exchange_ptr& ex, const std::string& detail);
+
+/// The connection is gone (client hung up, or RESTinio's own timeout already answered).
+void log_not_written(const std::exception& e);
+
 /// Answers exactly once, rendering the service's answer through the HTTP contract
 /// (http/api_json); answers 500 if dropped unanswered (e.g. an actor died).
 template <class T> class restinio_answer final : public answer_channel<T> {
@@ -67,7 +73,7 @@ public:
     try {
       finish(*ex_, outcome ? render_(outcome.value()) : failure_reply(outcome.error()));
     } catch (const std::exception& e) {
-      not_written(e);
+      log_not_written(e);
     }
     // Holders of this channel may outlive the server (CAF keeps finished actors until their
     // request timeouts expire): they must not keep RESTinio's request and socket alive.
@@ -75,19 +81,10 @@ public:
   }
 
 private:
-  static void not_written(const std::exception& e);
-
   exchange_ptr ex_;
   renderer render_;
   std::atomic<bool> sent_{false};
 };
-
-/// The connection is gone (client hung up, or RESTinio's own timeout already answered).
-void log_not_written(const std::exception& e);
-
-template <class T> void restinio_answer<T>::not_written(const std::exception& e) {
-  log_not_written(e);
-}
 
 /// The channel for one exchange's answer, rendered by to_reply() (or `render`).
 template <class T>

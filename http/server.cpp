@@ -83,10 +83,6 @@ restinio::http_method_id_t router_method(const std::string& method) {
 
 } // namespace
 
-void answer_bad_request(const exchange_ptr& ex, const std::string& detail) {
-  answer_now(ex, failure_reply(make_failure(error_code::bad_request, detail)));
-}
-
 struct http_server::impl {
   http_settings settings;
   image_service* service; ///< none on a worker node: only the process's own routes are served

@@ -55,7 +55,4 @@ void docs(handler_context& call); ///< /docs (Swagger UI) and /docs/{file}
 
 } // namespace handlers
 
-/// A bad_request answered now.
-void answer_bad_request(const exchange_ptr& ex, const std::string& detail);
-
 } // namespace imgproc

@@ -100,8 +100,7 @@ TEST(routes, every_route_has_a_handler_and_a_metric_label_and_changes_need_the_t
     EXPECT_NE(route.handler, nullptr) << route.method << " " << route.path;
     EXPECT_FALSE(route.metric_label.empty()) << route.method << " " << route.path;
     // Every call that changes a pipeline, and only those, needs the admin token.
-    bool changes_pipelines =
-        route.method != "get" && route.path.rfind("/pipelines", 0) == 0;
+    bool changes_pipelines = route.method != "get" && route.path.rfind("/pipelines", 0) == 0;
     EXPECT_EQ(route.admin_only, changes_pipelines) << route.method << " " << route.path;
   }
 }
