@@ -12,8 +12,8 @@
 //
 // Each stage request carries the time left as its timeout. The runner ends after answering.
 
-#include "actors/metered.hpp"
 #include "actors/cluster/node_protocol.hpp"
+#include "actors/metered.hpp"
 #include "actors/stages/stage_pools.hpp"
 
 #include <caf/fwd.hpp>
