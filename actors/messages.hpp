@@ -53,11 +53,13 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
-/// One step of one request for a stage actor. The stage mutates `data` in place and returns it.
+/// A run of consecutive steps of one request for a stage actor: steps `step_index` up to
+/// `step_index + step_count`. The stage mutates `data` in place, step by step, and returns it.
 struct stage_job {
   plan_ptr plan;
   std::size_t step_index = 0;
   payload_ptr data;
+  std::size_t step_count = 1;
 };
 
 /// A task row to create: answered with its id.

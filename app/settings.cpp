@@ -247,8 +247,7 @@ void derive(const option_set& o, role r, serve_settings& s) {
                           o.get("postgres-password"), o.get("postgres-db"), o.get("postgres-port"));
   auto& n = s.node;
   n.dsn = s.dsn;
-  n.stages.decoders = n.scheduler_threads;
-  n.stages.preprocessors = n.scheduler_threads;
+  n.stages.image_workers = n.scheduler_threads;
   s.http.max_image_pixels = n.stages.decoder.max_pixels;
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.

@@ -37,8 +37,23 @@ std::chrono::milliseconds time_left(pointer self) {
   return std::max(left, std::chrono::milliseconds(1));
 }
 
-std::string step_name(const pipeline_plan& plan, std::size_t index) {
-  return "step " + std::to_string(index + 1) + " (" + plan.steps[index].kind->handler + ")";
+/// "step 2 (resize)" or, for a run of steps, "steps 1-5 (decode_jpeg, ..., base64)".
+std::string steps_name(const pipeline_plan& plan, std::size_t first, std::size_t end) {
+  if (end - first == 1)
+    return step_name(plan, first);
+  std::string name = "steps " + std::to_string(first + 1) + "-" + std::to_string(end) + " (";
+  for (std::size_t index = first; index < end; ++index)
+    name += (index == first ? "" : ", ") + plan.steps[index].kind->handler;
+  return name + ")";
+}
+
+/// Where the run of steps starting at `first` ends: the next step that another pool runs.
+std::size_t run_end(stage_pools& pools, const pipeline_plan& plan, std::size_t first) {
+  auto* pool = &pools.pool_for(plan.steps[first].kind->stage);
+  std::size_t end = first + 1;
+  while (end < plan.steps.size() && &pools.pool_for(plan.steps[end].kind->stage) == pool)
+    ++end;
+  return end;
 }
 
 void run_step(pointer self, std::size_t index) {
@@ -54,16 +69,19 @@ void run_step(pointer self, std::size_t index) {
     self->quit();
     return;
   }
+  // Consecutive steps of one pool (decode and the transforms after it) go as one message: one
+  // hop for the whole run, which the worker does back to back on its thread.
+  std::size_t end = run_end(*st.pools, plan, index);
   auto& pool = st.pools->pool_for(plan.steps[index].kind->stage);
   auto timeout = time_left(self); // before the payload moves into the job
-  stage_job job{st.job.plan, index, std::move(st.job.data)};
+  stage_job job{st.job.plan, index, std::move(st.job.data), end - index};
   self->request(pool.pick(), timeout, run_atom::value, std::move(job))
       .then(metered(self->state.meter, false,
-                    [self, index](payload_ptr& out) {
+                    [self, end](payload_ptr& out) {
                       self->state.job.data = std::move(out);
-                      run_step(self, index + 1);
+                      run_step(self, end);
                     }),
-            metered(self->state.meter, false, [self, index](caf::error& err) {
+            metered(self->state.meter, false, [self, index, end](caf::error& err) {
               if (err.category() != error_category && err != caf::sec::request_timeout) {
                 // Not the step's failure but this node's (a stage actor gone while the node shuts
                 // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
@@ -71,13 +89,15 @@ void run_step(pointer self, std::size_t index) {
                 self->quit();
                 return;
               }
-              auto f = from_caf_error(err);
-              if (err == caf::sec::request_timeout)
-                f.detail =
-                    "the request ran out of time during " + step_name(*self->state.job.plan, index);
-              else
-                f.detail = step_name(*self->state.job.plan, index) + ": " + f.detail;
-              self->state.promise.deliver(to_caf_error(f));
+              if (err == caf::sec::request_timeout) {
+                // The stage names a step that fails; a timeout here names the whole run.
+                auto f = make_failure(error_code::deadline_exceeded,
+                                      "the request ran out of time during " +
+                                          steps_name(*self->state.job.plan, index, end));
+                self->state.promise.deliver(to_caf_error(f));
+              } else {
+                self->state.promise.deliver(std::move(err));
+              }
               self->quit();
             }));
 }

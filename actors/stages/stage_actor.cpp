@@ -11,35 +11,56 @@
 
 namespace imgproc {
 
-caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& resources,
-                                       stage_job& job) {
-  if (!job.plan || job.step_index >= job.plan->steps.size() || !job.data)
-    return to_caf_error(make_failure(error_code::internal, "malformed stage job"));
-  const auto& step = job.plan->steps[job.step_index];
-  if (step.kind->stage != expected)
-    return to_caf_error(make_failure(error_code::internal,
-                                     "step " + step.kind->handler + " sent to the wrong stage"));
-  if (std::chrono::steady_clock::now() >= job.data->deadline)
+std::string step_name(const pipeline_plan& plan, std::size_t index) {
+  return "step " + std::to_string(index + 1) + " (" + plan.steps[index].kind->handler + ")";
+}
+
+namespace {
+
+/// Runs one step; its failure names the step.
+status run_one_step(const pipeline_plan& plan, std::size_t index, stage_resources& resources,
+                    payload& data) {
+  const auto& step = plan.steps[index];
+  auto named = [&](error_code code, const std::string& detail) {
+    return make_failure(code, step_name(plan, index) + ": " + detail);
+  };
+  if (std::chrono::steady_clock::now() >= data.deadline)
     // The requester has already answered 504: do not spend a core or an ML call on it.
-    return to_caf_error(make_failure(error_code::deadline_exceeded,
-                                     "the request ran out of time before " + step.kind->handler));
+    return named(error_code::deadline_exceeded, "the request ran out of time before this step");
   try {
     auto start = std::chrono::steady_clock::now();
-    auto err = step.run(resources, *job.data);
+    auto err = step.run(resources, data);
     if (auto* metrics = process_metrics())
       metrics->step_duration(
           step.kind->handler,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (err)
-      return to_caf_error(*err);
-    return std::move(job.data);
+      return named(err->code, err->detail);
+    return std::nullopt;
   } catch (const std::exception& e) {
-    return to_caf_error(
-        make_failure(error_code::internal, "step " + step.kind->handler + " threw: " + e.what()));
+    return named(error_code::internal, std::string{"threw: "} + e.what());
   } catch (...) {
-    return to_caf_error(
-        make_failure(error_code::internal, "step " + step.kind->handler + " threw"));
+    return named(error_code::internal, "threw");
   }
+}
+
+} // namespace
+
+result<payload_ptr> run_stage_steps(stage_set accepted, stage_resources& resources,
+                                    stage_job& job) {
+  if (!job.plan || !job.data || job.step_count == 0 ||
+      job.step_index + job.step_count > job.plan->steps.size())
+    return make_failure(error_code::internal, "malformed stage job");
+  const auto& plan = *job.plan;
+  std::size_t end = job.step_index + job.step_count;
+  for (std::size_t index = job.step_index; index < end; ++index)
+    if (!accepted.contains(plan.steps[index].kind->stage))
+      return make_failure(error_code::internal,
+                          step_name(plan, index) + ": sent to the wrong stage");
+  for (std::size_t index = job.step_index; index < end; ++index)
+    if (auto err = run_one_step(plan, index, resources, *job.data))
+      return std::move(*err);
+  return std::move(job.data);
 }
 
 namespace {
@@ -51,7 +72,7 @@ struct stage_state {
 };
 
 stage_actor::behavior_type stage_behavior(stage_actor::stateful_pointer<stage_state> self,
-                                          stage_kind kind, const char* name,
+                                          stage_set stages, const char* name,
                                           std::function<stage_tools()> make_tools, load_ptr load) {
   self->state.tools = make_tools();
   self->state.load = std::move(load);
@@ -60,28 +81,30 @@ stage_actor::behavior_type stage_behavior(stage_actor::stateful_pointer<stage_st
   return {
       metered(
           meter, true,
-          [self, kind](run_atom, stage_job& job) -> caf::result<payload_ptr> {
+          [self, stages](run_atom, stage_job& job) -> caf::result<payload_ptr> {
             job_scope scope{*self->state.load};
             auto start = std::chrono::steady_clock::now();
-            auto result = run_stage_job(kind, self->state.tools.resources, job);
-            if (kind == stage_kind::detect)
+            auto outcome = run_stage_steps(stages, self->state.tools.resources, job);
+            if (stages.contains(stage_kind::detect))
               if (auto* metrics = process_metrics())
                 metrics->ml_call(
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                    result.flag != caf::rt_error);
-            return result;
+                    outcome.ok());
+            if (!outcome)
+              return to_caf_error(outcome.error());
+            return std::move(outcome.value());
           }),
   };
 }
 
 } // namespace
 
-stage_actor spawn_stage(caf::actor_system& sys, stage_kind kind, const char* name,
+stage_actor spawn_stage(caf::actor_system& sys, stage_set stages, const char* name,
                         std::function<stage_tools()> make_tools, load_ptr load, bool detached) {
   if (detached)
-    return sys.spawn<caf::detached>(stage_behavior, kind, name, std::move(make_tools),
+    return sys.spawn<caf::detached>(stage_behavior, stages, name, std::move(make_tools),
                                     std::move(load));
-  return sys.spawn(stage_behavior, kind, name, std::move(make_tools), std::move(load));
+  return sys.spawn(stage_behavior, stages, name, std::move(make_tools), std::move(load));
 }
 
 } // namespace imgproc

@@ -1,11 +1,12 @@
 #pragma once
 
-// The interface every stage actor (decoder, preprocessor, detector client) implements: run one
-// step of a request's plan on its payload and answer the payload, or an error.
+// The interface every stage actor (image worker, detector client) implements: run a run of
+// consecutive steps of a request's plan on its payload and answer the payload, or an error.
 //
 ///   receives: (run_atom, stage_job)
 ///   answers:  payload_ptr (the same payload, transformed in place)
-///   fails:    the step's failure as an `imgproc` error; internal if the step threw
+///   fails:    the first failing step's failure as an `imgproc` error, its detail prefixed
+///             "step N (handler): "; internal if the step threw
 
 #include "actors/messages.hpp"
 #include "actors/stages/worker_pool.hpp"
@@ -16,6 +17,7 @@
 #include <caf/result.hpp>
 #include <caf/typed_actor.hpp>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,10 +26,27 @@ namespace imgproc {
 
 using stage_actor = caf::typed_actor<caf::replies_to<run_atom, stage_job>::with<payload_ptr>>;
 
-/// Runs `job`'s step with `resources`, checking that the step belongs to `expected` stage.
-/// Catches every exception: an actor handler must not throw.
-caf::result<payload_ptr> run_stage_job(stage_kind expected, stage_resources& resources,
-                                       stage_job& job);
+/// The stages one actor runs (an image worker runs decode and transform steps).
+class stage_set {
+public:
+  stage_set(std::initializer_list<stage_kind> kinds) {
+    for (auto kind : kinds)
+      bits_ |= bit(kind);
+  }
+  bool contains(stage_kind kind) const { return (bits_ & bit(kind)) != 0; }
+
+private:
+  static unsigned bit(stage_kind kind) { return 1u << static_cast<unsigned>(kind); }
+  unsigned bits_ = 0;
+};
+
+/// "step 3 (resize)": how errors name the step at `index` of `plan`.
+std::string step_name(const pipeline_plan& plan, std::size_t index);
+
+/// Runs `job`'s steps in order with `resources`, checking that each belongs to `accepted`
+/// stages and that the request still has time. Stops at the first failure, which names its
+/// step. Catches every exception: an actor handler must not throw.
+result<payload_ptr> run_stage_steps(stage_set accepted, stage_resources& resources, stage_job& job);
 
 /// What one stage actor owns for its steps: its tool (a decoder, an image scratch, an ML client)
 /// and the resources view the steps use, which points into it.
@@ -37,7 +56,7 @@ struct stage_tools {
 };
 
 /// Tools that own one `T`, built from `args`, which the steps see through `slot` (e.g.
-/// `owning<jpeg_decoder>(&stage_resources::decoder, settings)`).
+/// `owning<detector_client>(&stage_resources::detector, settings)`).
 template <class T, class Pointer, class... Args>
 stage_tools owning(Pointer stage_resources::*slot, Args&&... args) {
   auto tool = std::make_shared<T>(std::forward<Args>(args)...);
@@ -47,12 +66,12 @@ stage_tools owning(Pointer stage_resources::*slot, Args&&... args) {
   return tools;
 }
 
-/// The one stage actor, whatever its stage: it builds its tools with `make_tools` when it
-/// starts, then runs each job's step of stage `kind` with them. `name` labels its metrics
-/// (`caf_actor_*{name=...}`; a string with static storage); a detect stage also records
+/// The one stage actor, whatever its stages: it builds its tools with `make_tools` when it
+/// starts, then runs each job's steps (of the `stages` it accepts) with them. `name` labels its
+/// metrics (`caf_actor_*{name=...}`; a string with static storage); a detect stage also records
 /// `imgproc_ml_call_*`. `detached` gives it its own thread, for stages whose work blocks (the ML
 /// call); the others run on CAF's scheduler.
-stage_actor spawn_stage(caf::actor_system& sys, stage_kind kind, const char* name,
+stage_actor spawn_stage(caf::actor_system& sys, stage_set stages, const char* name,
                         std::function<stage_tools()> make_tools, load_ptr load, bool detached);
 
 } // namespace imgproc

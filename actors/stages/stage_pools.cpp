@@ -1,9 +1,8 @@
 #include "actors/stages/stage_pools.hpp"
 
 #include "actors/metered.hpp"
-#include "actors/stages/decoder_actor.hpp"
 #include "actors/stages/detector_client_actor.hpp"
-#include "actors/stages/preprocessor_actor.hpp"
+#include "actors/stages/image_worker_actor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -13,16 +12,11 @@ namespace imgproc {
 
 pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settings) {
   auto pools = std::make_shared<stage_pools>();
-  pools->decoders.set_meter(actor_meter_for("decoder"));
-  pools->preprocessors.set_meter(actor_meter_for("preprocessor"));
+  pools->images.set_meter(actor_meter_for("image_worker"));
   pools->detectors.set_meter(actor_meter_for("detector_client"));
-  for (std::size_t i = 0; i < settings.decoders; ++i) {
+  for (std::size_t i = 0; i < settings.image_workers; ++i) {
     auto load = std::make_shared<load_counter>();
-    pools->decoders.add(spawn_decoder(sys, settings.decoder, load), load);
-  }
-  for (std::size_t i = 0; i < settings.preprocessors; ++i) {
-    auto load = std::make_shared<load_counter>();
-    pools->preprocessors.add(spawn_preprocessor(sys, load), load);
+    pools->images.add(spawn_image_worker(sys, settings.decoder, load), load);
   }
   for (std::size_t i = 0; i < settings.detector_clients; ++i) {
     auto load = std::make_shared<load_counter>();
@@ -32,7 +26,7 @@ pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settin
 }
 
 void stop_stage_pools(stage_pools& pools) {
-  for (auto* pool : {&pools.decoders, &pools.preprocessors, &pools.detectors})
+  for (auto* pool : {&pools.images, &pools.detectors})
     for (const auto& worker : pool->workers())
       caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-// The stage actors of one node (decoders, preprocessors, detector clients), shared by every job
+// The stage actors of one node (image workers, detector clients), shared by every job
 // that runs on it. Built once at start-up and read-only afterwards; the pools' load counters are
 // atomic, so job runners on any scheduler thread may pick a worker.
 
@@ -16,28 +16,18 @@
 namespace imgproc {
 
 struct stage_settings {
-  std::size_t decoders = 2;          ///< decoder actors (scheduler threads)
-  std::size_t preprocessors = 2;     ///< preprocessor actors (scheduler threads)
+  std::size_t image_workers = 2;     ///< image worker actors (scheduler threads)
   std::size_t detector_clients = 16; ///< detached ML clients = concurrent ML calls
   detector_settings detector;
   jpeg_decoder_settings decoder;
 };
 
 struct stage_pools {
-  worker_pool<stage_actor> decoders;
-  worker_pool<stage_actor> preprocessors;
+  worker_pool<stage_actor> images; ///< decode and transform steps
   worker_pool<stage_actor> detectors;
 
   worker_pool<stage_actor>& pool_for(stage_kind stage) {
-    switch (stage) {
-      case stage_kind::decode:
-        return decoders;
-      case stage_kind::transform:
-        return preprocessors;
-      case stage_kind::detect:
-        return detectors;
-    }
-    return preprocessors;
+    return stage == stage_kind::detect ? detectors : images;
   }
 };
 

@@ -157,10 +157,11 @@ TEST(cluster, gateway_metrics_include_every_workers_series) {
   auto tasks = expect_all_detections(send_requests(stack, 12, 4));
   ASSERT_EQ(tasks.size(), 12u);
   // Workers report every 2 s over the actor link: poll the gateway's /metrics (bounded) until
-  // both workers' decoders together show the 12 decodes.
+  // both workers' image workers together show the 12 jobs' image steps.
   auto decodes = [](const std::string& text, const std::string& node) {
-    std::regex series{"caf_actor_processed_messages_total\\{[^}]*name=\"decoder\"[^}]*node=\"" +
-                      node + "\"[^}]*\\} ([0-9.e+]+)"};
+    std::regex series{
+        "caf_actor_processed_messages_total\\{[^}]*name=\"image_worker\"[^}]*node=\"" + node +
+        "\"[^}]*\\} ([0-9.e+]+)"};
     std::smatch match;
     return std::regex_search(text, match, series) ? std::stod(match[1]) : 0.0;
   };

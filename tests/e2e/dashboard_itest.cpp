@@ -148,7 +148,7 @@ TEST(dashboard, shows_live_node_and_actor_figures_in_a_browser) {
     EXPECT_EQ(actors["changed"], true) << actors;
     EXPECT_GT(actors.value("processed_after", 0.0), actors.value("processed_before", 0.0));
     EXPECT_GT(actors.value("max_throughput", 0.0), 0.0) << actors;
-    for (const char* kind : {"pipeline", "dispatcher", "job_runner", "decoder", "preprocessor",
+    for (const char* kind : {"pipeline", "dispatcher", "job_runner", "image_worker",
                              "detector_client", "persistence"}) {
       SCOPED_TRACE(kind);
       bool found = false;

@@ -88,22 +88,22 @@ TEST(metrics, counters_move_by_exactly_what_was_sent_and_promtool_accepts_them) 
   EXPECT_EQ(delta("imgproc_http_requests_total", {R"(route="/process-image")", R"(status="415")"}),
             1);
   EXPECT_EQ(delta("imgproc_tasks_total", {R"(pipeline="1")", R"(outcome="detected")"}), sent);
-  // The car pipeline: one decode, four transform steps (resize, normalize, encode, base64), one
-  // ML call per request; the 415 never reaches a stage.
-  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="decoder")"}), sent);
-  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="preprocessor")"}), 4 * sent);
+  // The car pipeline: decode and four transform steps (resize, normalize, encode, base64) go to
+  // an image worker as one message, then one ML call per request; the 415 never reaches a stage.
+  EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="image_worker")"}), sent);
   EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="detector_client")"}), sent);
   EXPECT_EQ(delta("caf_actor_processed_messages_total", {R"(name="node")"}), sent);
-  EXPECT_EQ(delta("caf_actor_processing_time_seconds_count", {R"(name="decoder")"}), sent);
-  EXPECT_EQ(delta("caf_actor_mailbox_time_seconds_count", {R"(name="decoder")"}), sent);
+  EXPECT_EQ(delta("caf_actor_processing_time_seconds_count", {R"(name="image_worker")"}), sent);
+  EXPECT_EQ(delta("caf_actor_mailbox_time_seconds_count", {R"(name="image_worker")"}), sent);
   EXPECT_EQ(delta("imgproc_step_duration_seconds_count", {R"(handler="decode_jpeg")"}), sent);
+  EXPECT_EQ(delta("imgproc_step_duration_seconds_count", {R"(handler="base64")"}), sent);
   EXPECT_EQ(delta("imgproc_ml_call_duration_seconds_count", {}), sent);
   EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="create")"}), sent);
   EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="finish")"}), sent);
-  EXPECT_EQ(value_of(after, "caf_actor_mailbox_size", {R"(name="decoder")"}), 0);
+  EXPECT_EQ(value_of(after, "caf_actor_mailbox_size", {R"(name="image_worker")"}), 0);
   EXPECT_GT(value_of(after, "process_resident_memory_bytes", {}), 0);
   EXPECT_GT(value_of(after, "process_open_fds", {}), 0);
-  EXPECT_GT(value_of(after, "caf_system_running_actors", {R"(name="decoder")"}), 0);
+  EXPECT_GT(value_of(after, "caf_system_running_actors", {R"(name="image_worker")"}), 0);
 
   std::string report;
   EXPECT_EQ(promtool_check(text, report), 0) << report;
