@@ -76,6 +76,18 @@ template <class Field> setting text_list(Field field) {
   };
 }
 
+template <class Field> setting scheduler(Field field) {
+  return [=](const option_set& o, const std::string& name, serve_settings& s) {
+    auto value = o.get(name);
+    if (value == "sharing")
+      field(s) = scheduler_policy::sharing;
+    else if (value == "stealing")
+      field(s) = scheduler_policy::stealing;
+    else
+      throw option_error("--" + name + " takes sharing or stealing, got '" + value + "'");
+  };
+}
+
 template <class Field> setting flag(Field field) {
   return [=](const option_set& o, const std::string& name, serve_settings& s) {
     field(s) = o.get_bool(name);
@@ -147,8 +159,12 @@ std::vector<option_row> option_table(role r) {
       {{"http-threads", "IMGPROC_HTTP_THREADS", "2", "RESTinio I/O threads"},
        integer(FIELD(http.threads), 1, 64)},
       {{"worker-threads", "IMGPROC_WORKER_THREADS", threads,
-        "CAF scheduler threads, where decoding and preprocessing run (defaults to the cores)"},
+        "CAF scheduler threads, where the image steps run (defaults to the cores)"},
        integer(FIELD(node.scheduler_threads), 1, 256)},
+      {{"scheduler-policy", "IMGPROC_SCHEDULER_POLICY", "sharing",
+        "CAF scheduler: sharing (one queue, idle threads sleep) or stealing (CAF's default: a "
+        "queue per thread, idle threads poll)"},
+       scheduler(FIELD(node.scheduler))},
       {{"capacity", "IMGPROC_CAPACITY", r == role::gateway ? "0" : node_capacity,
         r == role::worker
             ? "jobs this node runs at once, advertised to its gateways"
@@ -274,6 +290,7 @@ void derive(const option_set& o, role r, serve_settings& s) {
 
   auto& w = s.worker;
   w.scheduler_threads = n.scheduler_threads;
+  w.scheduler = n.scheduler;
   w.stages = n.stages;
   w.node_name = n.node_name;
   w.capacity = std::max(1, n.capacity);

@@ -11,8 +11,11 @@
 
 namespace imgproc {
 
-void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads) {
+void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads,
+                           scheduler_policy policy) {
   config.set("scheduler.max-threads", scheduler_threads);
+  config.set("scheduler.policy",
+             policy == scheduler_policy::sharing ? caf::atom("sharing") : caf::atom("stealing"));
   config.set("logger.file-verbosity", caf::atom("quiet"));
   config.set("logger.console-verbosity", caf::atom("quiet"));
   config.add_error_category(error_category, render_error);

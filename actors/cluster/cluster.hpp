@@ -40,9 +40,17 @@ void configure_cluster(caf::actor_system_config& config, const cluster_settings&
 /// Defined in tls_error_queue.cpp; calling it keeps that file's OpenSSL fix in the executable.
 void keep_tls_error_queue_guard();
 
-/// What every node's actor system needs: `scheduler_threads` CAF worker threads, CAF's own logs
-/// off (the service logs through common/log), and the `imgproc` error category for rendering.
-void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads);
+/// How CAF's scheduler hands actors to its threads. `sharing`: one queue, idle threads sleep on a
+/// condition variable. `stealing` (CAF's default): a queue per thread, idle threads poll and
+/// steal, sleeping 50 us between polls for a while before they block. On 2 cores under load,
+/// sharing serves about 5% more requests/s (BENCHMARKS.md, "Scheduler"), so it is the default.
+enum class scheduler_policy { sharing, stealing };
+
+/// What every node's actor system needs: `scheduler_threads` CAF worker threads under `policy`,
+/// CAF's own logs off (the service logs through common/log), and the `imgproc` error category
+/// for rendering.
+void configure_node_basics(caf::actor_system_config& config, std::size_t scheduler_threads,
+                           scheduler_policy policy);
 
 /// Registers the cluster's message types only (for a process that never opens a link).
 void register_cluster_types(caf::actor_system_config& config);

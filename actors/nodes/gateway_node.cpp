@@ -26,7 +26,7 @@ namespace imgproc {
 namespace {
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const gateway_settings& s) {
-  configure_node_basics(cfg, s.scheduler_threads);
+  configure_node_basics(cfg, s.scheduler_threads, s.scheduler);
   if (s.cluster.listen)
     configure_cluster(cfg, s.cluster);
   else

@@ -22,7 +22,7 @@ struct worker_node::impl {
   std::vector<gateway_link_actor> links;
 
   impl(worker_settings s, std::shared_ptr<const step_registry> registry) : settings(std::move(s)) {
-    configure_node_basics(config, settings.scheduler_threads);
+    configure_node_basics(config, settings.scheduler_threads, settings.scheduler);
     configure_cluster(config, settings.cluster);
     system = std::make_unique<caf::actor_system>(config);
     pools = spawn_stage_pools(*system, settings.stages);

@@ -19,6 +19,7 @@ namespace imgproc {
 
 struct worker_settings {
   std::size_t scheduler_threads = 2;
+  scheduler_policy scheduler = scheduler_policy::sharing;
   stage_settings stages;
   std::string node_name;
   std::string address; ///< how the node describes itself (host name, process id)

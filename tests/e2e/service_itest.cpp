@@ -197,6 +197,28 @@ TEST(lifecycle, sigterm_and_sigint_exit_cleanly) {
   EXPECT_EQ(stack.ml_mock()->stop(SIGTERM), 0);
 }
 
+TEST(lifecycle, both_scheduler_policies_serve_and_an_unknown_one_is_refused_at_start) {
+  service_stack stack{with_args({"--scheduler-policy=stealing"})};
+  auto stealing = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 5));
+  EXPECT_EQ(stealing.status, 200) << stealing.body;
+
+  stack.restart_imgproc({"--scheduler-policy=sharing"});
+  auto sharing = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 64, 6));
+  EXPECT_EQ(sharing.status, 200) << sharing.body;
+
+  child_process refused{{binary_dir() + "/imgproc", "serve", "--port=0", "--host=127.0.0.1",
+                         "--db=" + stack.dsn(), "--scheduler-policy=fifo"},
+                        {},
+                        "imgproc-bad-policy"};
+  auto give_up = steady_clock::now() + std::chrono::seconds(10);
+  while (refused.running() && steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(refused.stop(SIGTERM), 2);
+  EXPECT_NE(refused.stderr_tail().find("--scheduler-policy takes sharing or stealing, got 'fifo'"),
+            std::string::npos)
+      << refused.stderr_tail();
+}
+
 TEST(routes, ready_follows_the_database) {
   service_stack stack;
   auto ready = get(stack.url("/ready"));
