@@ -52,6 +52,7 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// A run of consecutive steps of one request for a stage actor: steps `step_index` up to
 /// `step_index + step_count`. The stage mutates `data` in place, step by step, and returns it.

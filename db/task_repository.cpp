@@ -16,6 +16,9 @@ constexpr const char* create_stmt = "imgproc_task_create";
 constexpr const char* create_versioned_stmt = "imgproc_task_create_versioned";
 constexpr const char* finish_stmt = "imgproc_task_finish";
 constexpr const char* fail_stmt = "imgproc_task_fail";
+constexpr const char* create_batch_stmt = "imgproc_task_create_batch";
+constexpr const char* finish_batch_stmt = "imgproc_task_finish_batch";
+constexpr const char* fail_batch_stmt = "imgproc_task_fail_batch";
 constexpr const char* find_stmt = "imgproc_task_find";
 constexpr const char* fail_abandoned_stmt = "imgproc_task_fail_abandoned";
 constexpr const char* fail_stale_stmt = "imgproc_task_fail_stale";
@@ -108,6 +111,35 @@ void prepare_task_statements(pqxx::connection& conn) {
                             " WHERE id = $1 AND status = 'processing' AND attempts = $4");
   conn.prepare(fail_stmt, "UPDATE tasks SET status = 'failed', error = $2, finished_at = now()"
                           " WHERE id = $1 AND status = 'processing' AND attempts = $3");
+  // The batch forms of the three statements above, each over a JSON array of writes tagged with
+  // their index "i" in the batch, returning the indexes it wrote. Ids are drawn in a CTE that
+  // is evaluated once (nextval is volatile), so the ids returned are the ids inserted.
+  conn.prepare(
+      create_batch_stmt,
+      "WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+      "   AS r(i int, pipeline_id int, pipeline_version int, filename text)),"
+      " accepted AS (SELECT input.*, nextval(pg_get_serial_sequence('tasks', 'id')) AS id"
+      "   FROM input JOIN pipelines p ON p.id = input.pipeline_id"
+      "   AND p.retired_at IS NULL ORDER BY input.i),"
+      " inserted AS (INSERT INTO tasks"
+      "   (id, pipeline_id, pipeline_version, status, filename, owner)"
+      "   SELECT id, pipeline_id, pipeline_version, 'processing', filename, " IMGPROC_TASK_OWNER
+      " FROM accepted)"
+      " SELECT i, id FROM accepted");
+  conn.prepare(
+      finish_batch_stmt,
+      "UPDATE tasks SET status = r.status, data = r.data::jsonb, finished_at = now(),"
+      " pipeline_version = COALESCE(NULLIF(r.pipeline_version, 0), tasks.pipeline_version)"
+      " FROM jsonb_to_recordset($1::jsonb)"
+      "   AS r(i int, id bigint, status text, data text, attempt int, pipeline_version int)"
+      " WHERE tasks.id = r.id AND tasks.status = 'processing' AND tasks.attempts = r.attempt"
+      " RETURNING r.i");
+  conn.prepare(
+      fail_batch_stmt,
+      "UPDATE tasks SET status = 'failed', error = r.error, finished_at = now()"
+      " FROM jsonb_to_recordset($1::jsonb) AS r(i int, id bigint, error text, attempt int)"
+      " WHERE tasks.id = r.id AND tasks.status = 'processing' AND tasks.attempts = r.attempt"
+      " RETURNING r.i");
   // One statement, so the task and its upload commit together or not at all. Queued rows have
   // no owner: nobody is working on them yet.
   conn.prepare(enqueue_stmt,
@@ -200,13 +232,25 @@ std::int64_t create_task(pqxx::connection& conn, int pipeline_id, int pipeline_v
   return rows[0][0].as<std::int64_t>();
 }
 
-bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,
-                 const nlohmann::json& data, int attempt, int pipeline_version) {
+namespace {
+
+void check_finish_status(std::string_view status) {
   if (status != "detected" && status != "undetected" && status != "processed")
     throw std::invalid_argument(
         "finish_task status must be detected, undetected or processed, got " + std::string(status));
-  // Replace rather than throw on invalid UTF-8: the detector's answer is worth keeping.
-  const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Replace rather than throw on invalid UTF-8: the detector's answer is worth keeping.
+std::string result_json(const nlohmann::json& data) {
+  return data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view status,
+                 const nlohmann::json& data, int attempt, int pipeline_version) {
+  check_finish_status(status);
+  const std::string json = result_json(data);
   pqxx::nontransaction txn{conn};
   return txn.exec_prepared(finish_stmt, id, std::string(status), json, attempt, pipeline_version)
              .affected_rows() > 0;
@@ -215,6 +259,171 @@ bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view statu
 bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error, int attempt) {
   pqxx::nontransaction txn{conn};
   return txn.exec_prepared(fail_stmt, id, text_param(error, "error"), attempt).affected_rows() > 0;
+}
+
+namespace {
+
+/// Runs `write` alone, storing its value or its exception. After an error that means the database
+/// is unavailable (`gone`), the writes not yet run get that error without being tried.
+template <class T, class F>
+void run_alone(task_write_result<T>& result, std::exception_ptr& gone, F&& write) {
+  if (gone) {
+    result.error = gone;
+    return;
+  }
+  try {
+    result.value = write();
+  } catch (const pqxx::broken_connection&) {
+    result.error = gone = std::current_exception();
+  } catch (const pqxx::in_doubt_error&) {
+    result.error = gone = std::current_exception();
+  } catch (...) {
+    result.error = std::current_exception();
+  }
+}
+
+/// Whether a batch statement's error belongs to one of its writes rather than to the database:
+/// the statement wrote nothing (it is its own transaction), and each write then runs alone.
+/// Any other error is the database's: every write of the statement gets it (`gone`), and the
+/// writes not yet run get it too.
+template <class T, class F>
+bool batch_refused(std::vector<task_write_result<T>>& results, std::exception_ptr& gone,
+                   F&& statement) {
+  try {
+    statement();
+    return false;
+  } catch (const std::invalid_argument&) {
+    return true; // a NUL byte or a bad status, found while building the statement's input
+  } catch (const nlohmann::json::exception&) {
+    return true; // text that is not UTF-8
+  } catch (const pqxx::integrity_constraint_violation&) {
+    return true; // e.g. one write's pipeline version was deleted meanwhile
+  } catch (const pqxx::data_exception&) {
+    return true; // text PostgreSQL refuses
+  } catch (const pqxx::serialization_failure&) {
+    return true;
+  } catch (const pqxx::deadlock_detected&) {
+    return true;
+  } catch (...) {
+    gone = std::current_exception();
+    for (auto& r : results) {
+      r.value = T{};
+      r.error = gone;
+    }
+    return false;
+  }
+}
+
+void create_batch(pqxx::connection& conn, const std::vector<task_write_batch::create>& writes,
+                  std::vector<task_write_result<std::int64_t>>& results, std::exception_ptr& gone) {
+  const auto alone = [&] {
+    for (std::size_t i = 0; i < writes.size(); ++i)
+      run_alone(results[i], gone, [&] {
+        return create_task(conn, writes[i].pipeline_id, writes[i].pipeline_version,
+                           writes[i].filename);
+      });
+  };
+  if (writes.size() <= 1 || gone)
+    return alone();
+  std::vector<bool> created(writes.size(), false);
+  bool refused = batch_refused(results, gone, [&] {
+    nlohmann::json input = nlohmann::json::array();
+    for (std::size_t i = 0; i < writes.size(); ++i)
+      input.push_back({{"i", i},
+                       {"pipeline_id", writes[i].pipeline_id},
+                       {"pipeline_version", writes[i].pipeline_version},
+                       {"filename", text_param(writes[i].filename, "filename")}});
+    pqxx::nontransaction txn{conn};
+    for (const auto& row : txn.exec_prepared(create_batch_stmt, input.dump())) {
+      auto i = row[0].as<std::size_t>();
+      results.at(i).value = row[1].as<std::int64_t>();
+      created.at(i) = true;
+    }
+  });
+  if (refused)
+    return alone();
+  for (std::size_t i = 0; i < writes.size(); ++i)
+    if (!created[i] && !gone)
+      results[i].error = std::make_exception_ptr(
+          pipeline_gone("pipeline " + std::to_string(writes[i].pipeline_id) +
+                        " was deleted or retired before the task started"));
+}
+
+/// Runs a finish or fail batch statement over `input` (built by `make_input`), marking the
+/// returned indexes true; each write runs alone (`alone(i)`) if the statement refuses.
+template <class MakeInput, class Alone>
+void update_batch(pqxx::connection& conn, const char* statement, std::size_t count,
+                  MakeInput&& make_input, Alone&& alone,
+                  std::vector<task_write_result<bool>>& results, std::exception_ptr& gone) {
+  const auto each_alone = [&] {
+    for (std::size_t i = 0; i < count; ++i)
+      run_alone(results[i], gone, [&] { return alone(i); });
+  };
+  if (count <= 1 || gone)
+    return each_alone();
+  bool refused = batch_refused(results, gone, [&] {
+    const std::string input = make_input();
+    pqxx::nontransaction txn{conn};
+    for (const auto& row : txn.exec_prepared(statement, input))
+      results.at(row[0].as<std::size_t>()).value = true;
+  });
+  if (refused) {
+    for (auto& r : results)
+      r.value = false;
+    each_alone();
+  }
+}
+
+} // namespace
+
+task_write_results write_task_batch(pqxx::connection& conn, const task_write_batch& batch) {
+  task_write_results results;
+  results.created.resize(batch.creates.size());
+  results.finished.resize(batch.finishes.size());
+  results.failed.resize(batch.fails.size());
+  std::exception_ptr gone; // the database's error, once one write met it
+  create_batch(conn, batch.creates, results.created, gone);
+  update_batch(
+      conn, finish_batch_stmt, batch.finishes.size(),
+      [&] {
+        nlohmann::json input = nlohmann::json::array();
+        for (std::size_t i = 0; i < batch.finishes.size(); ++i) {
+          const auto& w = batch.finishes[i];
+          check_finish_status(w.status);
+          input.push_back({{"i", i},
+                           {"id", w.id},
+                           {"status", w.status},
+                           {"data", result_json(w.data)},
+                           {"attempt", w.attempt},
+                           {"pipeline_version", w.pipeline_version}});
+        }
+        return input.dump();
+      },
+      [&](std::size_t i) {
+        const auto& w = batch.finishes[i];
+        return finish_task(conn, w.id, w.status, w.data, w.attempt, w.pipeline_version);
+      },
+      results.finished, gone);
+  update_batch(
+      conn, fail_batch_stmt, batch.fails.size(),
+      [&] {
+        nlohmann::json input = nlohmann::json::array();
+        for (std::size_t i = 0; i < batch.fails.size(); ++i) {
+          const auto& w = batch.fails[i];
+          input.push_back({{"i", i},
+                           {"id", w.id},
+                           {"error", text_param(w.error, "error")},
+                           {"attempt", w.attempt}});
+        }
+        return input.dump();
+      },
+      [&](std::size_t i) {
+        const auto& w = batch.fails[i];
+        return fail_task(conn, w.id, w.error, w.attempt);
+      },
+      results.failed, gone);
+  results.unavailable = gone;
+  return results;
 }
 
 std::int64_t enqueue_task(pqxx::connection& conn, int pipeline_id, int pipeline_version,

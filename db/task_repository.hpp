@@ -15,7 +15,9 @@
 #include "core/records.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/connection>
@@ -65,6 +67,67 @@ bool finish_task(pqxx::connection& conn, std::int64_t id, std::string_view statu
 /// Marks a task still 'processing' under claim `attempt` failed with `error` and finished now.
 /// Returns whether a row changed.
 bool fail_task(pqxx::connection& conn, std::int64_t id, std::string_view error, int attempt = 0);
+
+// --- Writes of many requests at once -------------------------------------------------------------
+// Under load a persistence actor finds several requests' row writes in its mailbox. Written
+// together they cost one round trip and one commit (one WAL flush) instead of one each, and each
+// request is still answered only after its row is committed.
+
+/// Task row writes of different requests, each exactly what create_task (versioned),
+/// finish_task or fail_task would write.
+struct task_write_batch {
+  struct create {
+    int pipeline_id = 0;
+    int pipeline_version = 0;
+    std::string filename;
+  };
+  struct finish {
+    std::int64_t id = 0;
+    std::string status;
+    nlohmann::json data;
+    int attempt = 0;
+    int pipeline_version = 0;
+  };
+  struct fail {
+    std::int64_t id = 0;
+    std::string error;
+    int attempt = 0;
+  };
+  std::vector<create> creates;
+  std::vector<finish> finishes;
+  std::vector<fail> fails;
+
+  std::size_t size() const { return creates.size() + finishes.size() + fails.size(); }
+};
+
+/// One write's result: what the single-row function returns (create: the id; finish and fail:
+/// whether a row changed), or the exception it would have thrown for this write alone
+/// (pipeline_gone, std::invalid_argument, pqxx::foreign_key_violation, ...).
+template <class T> struct task_write_result {
+  T value{};
+  std::exception_ptr error;
+};
+
+struct task_write_results {
+  std::vector<task_write_result<std::int64_t>> created; ///< in the order of batch.creates
+  std::vector<task_write_result<bool>> finished;        ///< in the order of batch.finishes
+  std::vector<task_write_result<bool>> failed;          ///< in the order of batch.fails
+  /// The error that meant the database is unavailable, if a write met one: the caller should
+  /// drop the connection (db::session::drop) as db::session::run would have.
+  std::exception_ptr unavailable;
+};
+
+/// Writes the batch with one statement per kind of write (its own implicit transaction: one
+/// commit for all its writes); a kind with a single write runs the single-row function. When a
+/// batch statement refuses because of one of its writes (an invalid argument, or a statement
+/// error such as a foreign key violation), it has written nothing, and each write of that kind
+/// runs alone, so each gets exactly the result and error it would have had on its own and no
+/// write is lost or applied twice.
+/// Does not throw for the database: once a write meets an error that means the database is
+/// unavailable (pqxx::broken_connection, pqxx::in_doubt_error, a statement timeout, ...), that
+/// write, the rest of its statement and the writes not yet run get that error, and the results
+/// of writes committed before it stay as they are.
+task_write_results write_task_batch(pqxx::connection& conn, const task_write_batch& batch);
 
 // --- Asynchronous tasks --------------------------------------------------------------------------
 // A queued task and its upload are stored in one statement; any process claims queued tasks

@@ -690,6 +690,9 @@ struct registry::impl {
                     {"operation"}),
         db_failures(counter("imgproc_db_write_failures_total", "Database writes that failed."),
                     {"operation"}),
+        db_batch_rows(histogram("imgproc_db_write_batch_rows",
+                                "Task row writes of different requests written together (one statement and commit per kind).")
+                          .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
         reloads(counter("imgproc_pipeline_reloads_total", "Pipeline plans (re)loaded.").Add({})),
         queue_length(gauge("imgproc_dispatch_queue_length", "Jobs waiting for a node.").Add({})),
         dispatch_in_flight(
@@ -758,6 +761,7 @@ struct registry::impl {
   Counter& ml_failures;
   series<Histogram> db_duration;
   series<Counter> db_failures;
+  Histogram& db_batch_rows;
   Counter& reloads;
   Gauge& queue_length;
   Gauge& dispatch_in_flight;
@@ -847,6 +851,10 @@ void registry::db_write(const std::string& operation, double seconds, bool ok) {
   if (!ok) {
     impl_->db_failures.at({operation}).Increment();
   }
+}
+
+void registry::db_write_batch(std::size_t rows) {
+  impl_->db_batch_rows.Observe(static_cast<double>(rows));
 }
 
 void registry::pipeline_reload() {

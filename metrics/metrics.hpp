@@ -80,6 +80,9 @@ public:
   /// imgproc_db_write_duration_seconds{node,operation} (histogram),
   /// imgproc_db_write_failures_total{node,operation}; operation create|finish|fail
   void db_write(const std::string& operation, double seconds, bool ok);
+  /// imgproc_db_write_batch_rows{node} (histogram): task row writes of different requests that
+  /// one persistence actor wrote together (one statement and commit per kind of write)
+  void db_write_batch(std::size_t rows);
   /// imgproc_pipeline_reloads_total{node}: a plan (re)loaded from the database
   void pipeline_reload();
   /// imgproc_dispatch_queue_length{node} (gauge), imgproc_dispatch_in_flight{node} (gauge)

@@ -10,19 +10,33 @@
 #include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <exception>
+#include <stdexcept>
+#include <vector>
 
 namespace imgproc {
+
+/// Row writes waiting for the next flush, with the promises of the requests that sent them.
+struct pending_task_writes {
+  db::task_write_batch batch;
+  std::vector<caf::typed_response_promise<std::int64_t>> created;
+  std::vector<caf::typed_response_promise<bool>> finished;
+  std::vector<caf::typed_response_promise<bool>> failed;
+  bool flush_queued = false;
+};
+
+persistence_state::persistence_state() : writes(std::make_unique<pending_task_writes>()) {}
+persistence_state::~persistence_state() = default;
+
 namespace {
 
 using pointer = persistence_actor::stateful_pointer<persistence_state>;
 
-/// Runs one repository call; any database exception becomes database_unavailable.
-template <class T, class F> caf::result<T> with_db(pointer self, const char* what, F&& fn) {
-  job_scope scope{*self->state.load};
+/// The request-path error for a repository exception (`what`: the call, for the log).
+caf::error db_error(const std::exception_ptr& failure, const char* what) {
   try {
-    caf::result<T> result = self->state.session->run(std::forward<F>(fn));
-    db::outage_log::process().succeeded();
-    return result;
+    std::rethrow_exception(failure);
   } catch (const pqxx::broken_connection& e) {
     return database_away(what, e); // one log line for the whole outage, not one per call
   } catch (const db::pipeline_gone& e) {
@@ -36,8 +50,22 @@ template <class T, class F> caf::result<T> with_db(pointer self, const char* wha
     return to_caf_error(make_failure(error_code::pipeline_not_found, "the pipeline was deleted"));
   } catch (const std::exception& e) {
     log::warning("persistence", std::string{what} + " failed: " + e.what());
-    return to_caf_error(make_failure(error_code::database_unavailable,
-                                     std::string{"database unavailable: "} + what + " failed"));
+  } catch (...) {
+    log::warning("persistence", std::string{what} + " failed: unknown exception");
+  }
+  return to_caf_error(make_failure(error_code::database_unavailable,
+                                   std::string{"database unavailable: "} + what + " failed"));
+}
+
+/// Runs one repository call; any database exception becomes database_unavailable.
+template <class T, class F> caf::result<T> with_db(pointer self, const char* what, F&& fn) {
+  job_scope scope{*self->state.load};
+  try {
+    caf::result<T> result = self->state.session->run(std::forward<F>(fn));
+    db::outage_log::process().succeeded();
+    return result;
+  } catch (...) {
+    return db_error(std::current_exception(), what);
   }
 }
 
@@ -53,6 +81,74 @@ caf::result<T> write_db(pointer self, const char* operation, const char* what, F
   return result;
 }
 
+/// Queues the flush behind the writes already in the mailbox, once per batch.
+void schedule_flush(pointer self) {
+  auto& writes = *self->state.writes;
+  if (!writes.flush_queued) {
+    writes.flush_queued = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+/// Answers each request of one kind (`results` has one entry per promise).
+template <class T>
+void deliver_all(pointer self, std::vector<caf::typed_response_promise<T>>& promises,
+                 std::vector<db::task_write_result<T>>& results, const char* operation,
+                 const char* what, double seconds) {
+  auto* metrics = process_metrics();
+  for (std::size_t i = 0; i < promises.size(); ++i) {
+    bool ok = !results[i].error;
+    if (ok)
+      promises[i].deliver(results[i].value);
+    else
+      promises[i].deliver(db_error(results[i].error, what));
+    if (metrics)
+      metrics->db_write(operation, seconds, ok);
+    self->state.load->done();
+  }
+}
+
+/// Writes everything collected since the last flush and answers each request.
+void flush_writes(pointer self) {
+  auto writes = std::make_unique<pending_task_writes>();
+  std::swap(writes, self->state.writes);
+  if (writes->batch.size() == 0)
+    return;
+  auto start = std::chrono::steady_clock::now();
+  db::task_write_results results;
+  try {
+    results = self->state.session->run(
+        [&](pqxx::connection& conn) { return db::write_task_batch(conn, writes->batch); });
+  } catch (...) {
+    // Could not connect (or the prepare hook failed): nothing was written.
+    results.unavailable = std::current_exception();
+  }
+  if (results.unavailable)
+    self->state.session->drop(); // as session::run does for a single write
+  else
+    db::outage_log::process().succeeded();
+  auto missing =
+      results.unavailable
+          ? results.unavailable
+          : std::make_exception_ptr(std::logic_error{"the batch left the write unanswered"});
+  auto complete = [&](auto& out, std::size_t n) {
+    // Writes the repository did not reach (it stopped, or could not connect) share its error.
+    for (std::size_t i = out.size(); i < n; ++i) {
+      out.emplace_back();
+      out.back().error = missing;
+    }
+  };
+  complete(results.created, writes->created.size());
+  complete(results.finished, writes->finished.size());
+  complete(results.failed, writes->failed.size());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (auto* metrics = process_metrics())
+    metrics->db_write_batch(writes->batch.size());
+  deliver_all(self, writes->created, results.created, "create", "creating a task", seconds);
+  deliver_all(self, writes->finished, results.finished, "finish", "storing a result", seconds);
+  deliver_all(self, writes->failed, results.failed, "fail", "storing a failure", seconds);
+}
+
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
                                              load_ptr load) {
@@ -63,28 +159,34 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
   count_running(self, meter);
   return {
       metered(meter, true,
-              [self](create_atom, const new_task& task) {
-                return write_db<std::int64_t>(
-                    self, "create", "creating a task", [&](pqxx::connection& conn) {
-                      return db::create_task(conn, task.pipeline_id, task.pipeline_version,
-                                             task.filename);
-                    });
+              [self](create_atom, new_task& task) {
+                auto& writes = *self->state.writes;
+                writes.batch.creates.push_back(
+                    {task.pipeline_id, task.pipeline_version, std::move(task.filename)});
+                writes.created.push_back(self->make_response_promise<std::int64_t>());
+                schedule_flush(self);
+                return writes.created.back();
               }),
       metered(meter, true,
-              [self](finish_atom, const task_outcome& outcome) {
-                return write_db<bool>(
-                    self, "finish", "storing a result", [&](pqxx::connection& conn) {
-                      return db::finish_task(conn, outcome.task_id, outcome.status, outcome.data,
-                                             outcome.attempt, outcome.pipeline_version);
-                    });
+              [self](finish_atom, task_outcome& outcome) {
+                auto& writes = *self->state.writes;
+                writes.batch.finishes.push_back({outcome.task_id, std::move(outcome.status),
+                                                 std::move(outcome.data), outcome.attempt,
+                                                 outcome.pipeline_version});
+                writes.finished.push_back(self->make_response_promise<bool>());
+                schedule_flush(self);
+                return writes.finished.back();
               }),
-      metered(meter, true,
-              [self](fail_atom, const task_failure& failed) {
-                return write_db<bool>(
-                    self, "fail", "storing a failure", [&](pqxx::connection& conn) {
-                      return db::fail_task(conn, failed.task_id, failed.error, failed.attempt);
-                    });
-              }),
+      metered(
+          meter, true,
+          [self](fail_atom, task_failure& failed) {
+            auto& writes = *self->state.writes;
+            writes.batch.fails.push_back({failed.task_id, std::move(failed.error), failed.attempt});
+            writes.failed.push_back(self->make_response_promise<bool>());
+            schedule_flush(self);
+            return writes.failed.back();
+          }),
+      metered(meter, false, [self](flush_atom) { flush_writes(self); }),
       metered(meter, true,
               [self](list_atom, const task_filter& filter) {
                 return with_db<task_page>(self, "listing tasks", [&](pqxx::connection& conn) {

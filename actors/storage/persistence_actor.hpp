@@ -21,10 +21,17 @@
 ///                                         answers: how many asynchronous tasks of stopped
 ///                                         processes went back to the queue (and deletes the
 ///                                         uploads of finished tasks)
+///             (flush_atom)                to itself: writes the row writes collected since
+///                                         the last flush
 ///   fails:    database_unavailable (unreachable, restarted, or a statement failed)
 //
 // libpq blocks, so each persistence actor is detached (its own thread) with its own connection,
 // reopened lazily after a failure. A process runs a fixed pool of them (--db-connections).
+//
+// Row writes (create, finish, fail) are grouped across requests: the first one sends the actor a
+// flush message, which queues behind whatever writes are already in its mailbox, and the flush
+// writes all of them with one statement per kind (db::write_task_batch). Each write is answered
+// only after its row is committed. An idle actor flushes a lone write at once.
 
 #include "actors/messages.hpp"
 #include "actors/stages/worker_pool.hpp"
@@ -54,12 +61,20 @@ using persistence_actor =
                      caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,
                      caf::replies_to<claim_atom, std::int32_t>::with<claimed_batch>,
                      caf::replies_to<release_atom, task_release>::with<bool>,
-                     caf::replies_to<requeue_atom, std::int32_t, std::int64_t>::with<std::int64_t>>;
+                     caf::replies_to<requeue_atom, std::int32_t, std::int64_t>::with<std::int64_t>,
+                     caf::reacts_to<flush_atom>>;
+
+struct pending_task_writes;
 
 struct persistence_state {
   static inline const char* name = "persistence";
   std::unique_ptr<db::session> session;
   load_ptr load;
+  std::unique_ptr<pending_task_writes> writes; ///< waiting for the next flush
+  persistence_state();
+  ~persistence_state();
+  persistence_state(const persistence_state&) = delete;
+  persistence_state& operator=(const persistence_state&) = delete;
 };
 
 /// `statement_timeout` bounds each statement on the server (lock waits get half of it).
