@@ -61,14 +61,7 @@ std::chrono::milliseconds time_left(const job_entry& entry) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(entry.deadline - clock::now());
 }
 
-/// Answers the requester with `f` and forgets the job (the table must already be updated).
-void give_up(pointer self, job_id id, const failure& f) {
-  auto it = self->state.jobs.find(id);
-  if (it == self->state.jobs.end())
-    return;
-  it->second.promise.deliver(to_caf_error(f));
-  self->state.jobs.erase(it);
-}
+void give_up(pointer self, job_id id, const failure& f);
 
 void send_to(pointer self, job_id id, node_id node);
 
@@ -89,6 +82,20 @@ void publish_admission(pointer self) {
   self->state.settings.admission->store(!table.has_capacity() ? admission_state::no_nodes
                                         : table.can_accept()  ? admission_state::accepting
                                                               : admission_state::full);
+}
+
+/// Answers the requester with `f` and forgets the job (the table must already be updated).
+void give_up(pointer self, job_id id, const failure& f) {
+  auto it = self->state.jobs.find(id);
+  if (it == self->state.jobs.end())
+    return;
+  auto promise = std::move(it->second.promise);
+  self->state.jobs.erase(it);
+  // Published before the answer leaves: a client answered at once must not find the place it
+  // freed still taken (another scheduler thread may carry the answer out before this one
+  // returns).
+  publish_admission(self);
+  promise.deliver(to_caf_error(f));
 }
 
 /// Sends queued jobs to nodes that have a free slot.
@@ -165,9 +172,10 @@ void send_to(pointer self, job_id id, node_id node) {
                     if (it == self->state.jobs.end() || it->second.attempt != attempt)
                       return; // a stale answer: the job was re-sent or has expired
                     self->state.table.complete(id, true);
-                    it->second.promise.deliver(std::move(result));
+                    auto promise = std::move(it->second.promise);
                     self->state.jobs.erase(it);
-                    pump(self);
+                    pump(self); // publishes the freed slot before the answer leaves (give_up)
+                    promise.deliver(std::move(result));
                   }),
           metered(self->state.meter, false, [self, id, attempt, node, node_name](caf::error& err) {
             auto it = self->state.jobs.find(id);
