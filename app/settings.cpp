@@ -221,6 +221,10 @@ std::vector<option_row> option_table(role r) {
       {{"db-connections", "IMGPROC_DB_CONNECTIONS", "4",
         "persistence actors, each with its own database connection"},
        integer(FIELD(node.db_connections), 1, 256)},
+      {{"db-write-group", "IMGPROC_DB_WRITE_GROUP", "64",
+        "most task row writes a persistence actor writes together (one statement and commit per "
+        "kind); 1 writes each row alone"},
+       integer(FIELD(node.db_write_group), 1, 10000)},
       {{"pipeline-cache-ms", "IMGPROC_PIPELINE_CACHE_MS", "1000",
         "how long a loaded pipeline is reused; edits in the database apply after it"},
        millis(FIELD(node.pipeline_cache_ttl), 0, 3600000)},

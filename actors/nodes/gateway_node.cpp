@@ -83,8 +83,10 @@ struct gateway_node::impl {
     services->pipeline_meter = actor_meter_for("pipeline");
     for (std::size_t i = 0; i < settings.db_connections; ++i) {
       auto load = std::make_shared<load_counter>();
-      services->persistence.add(
-          spawn_persistence(*system, settings.dsn, settings.db_statement_timeout, load), load);
+      services->persistence.add(spawn_persistence(*system, settings.dsn,
+                                                  settings.db_statement_timeout,
+                                                  settings.db_write_group, load),
+                                load);
     }
     // A local node joins at once (its join message is ahead of any request): accept from the
     // start. Without one, nothing runs until a worker joins.

@@ -81,9 +81,16 @@ caf::result<T> write_db(pointer self, const char* operation, const char* what, F
   return result;
 }
 
-/// Queues the flush behind the writes already in the mailbox, once per batch.
+void flush_writes(pointer self);
+
+/// Queues the flush behind the writes already in the mailbox, once per group; a full group is
+/// written at once.
 void schedule_flush(pointer self) {
   auto& writes = *self->state.writes;
+  if (writes.batch.size() >= self->state.write_group) {
+    flush_writes(self); // a flush still queued finds nothing to write
+    return;
+  }
   if (!writes.flush_queued) {
     writes.flush_queued = true;
     self->send(self, flush_atom::value);
@@ -151,10 +158,11 @@ void flush_writes(pointer self) {
 
 persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                                              std::chrono::milliseconds statement_timeout,
-                                             load_ptr load) {
+                                             std::size_t write_group, load_ptr load) {
   self->state.session =
       db::bounded_session(std::move(dsn), statement_timeout, db::prepare_task_statements);
   self->state.load = std::move(load);
+  self->state.write_group = std::max<std::size_t>(write_group, 1);
   auto meter = actor_meter_for("persistence");
   count_running(self, meter);
   return {
@@ -163,9 +171,10 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                 auto& writes = *self->state.writes;
                 writes.batch.creates.push_back(
                     {task.pipeline_id, task.pipeline_version, std::move(task.filename)});
-                writes.created.push_back(self->make_response_promise<std::int64_t>());
-                schedule_flush(self);
-                return writes.created.back();
+                auto promise = self->make_response_promise<std::int64_t>();
+                writes.created.push_back(promise);
+                schedule_flush(self); // may write the group now, and `writes` with it
+                return promise;
               }),
       metered(meter, true,
               [self](finish_atom, task_outcome& outcome) {
@@ -173,18 +182,20 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
                 writes.batch.finishes.push_back({outcome.task_id, std::move(outcome.status),
                                                  std::move(outcome.data), outcome.attempt,
                                                  outcome.pipeline_version});
-                writes.finished.push_back(self->make_response_promise<bool>());
-                schedule_flush(self);
-                return writes.finished.back();
+                auto promise = self->make_response_promise<bool>();
+                writes.finished.push_back(promise);
+                schedule_flush(self); // may write the group now, and `writes` with it
+                return promise;
               }),
       metered(
           meter, true,
           [self](fail_atom, task_failure& failed) {
             auto& writes = *self->state.writes;
             writes.batch.fails.push_back({failed.task_id, std::move(failed.error), failed.attempt});
-            writes.failed.push_back(self->make_response_promise<bool>());
-            schedule_flush(self);
-            return writes.failed.back();
+            auto promise = self->make_response_promise<bool>();
+            writes.failed.push_back(promise);
+            schedule_flush(self); // may write the group now, and `writes` with it
+            return promise;
           }),
       metered(meter, false, [self](flush_atom) { flush_writes(self); }),
       metered(meter, true,
@@ -284,8 +295,10 @@ persistence_actor::behavior_type persistence(pointer self, std::string dsn,
 } // namespace
 
 persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
-                                    std::chrono::milliseconds statement_timeout, load_ptr load) {
-  return sys.spawn<caf::detached>(persistence, std::move(dsn), statement_timeout, std::move(load));
+                                    std::chrono::milliseconds statement_timeout,
+                                    std::size_t write_group, load_ptr load) {
+  return sys.spawn<caf::detached>(persistence, std::move(dsn), statement_timeout, write_group,
+                                  std::move(load));
 }
 
 } // namespace imgproc

@@ -30,8 +30,9 @@
 //
 // Row writes (create, finish, fail) are grouped across requests: the first one sends the actor a
 // flush message, which queues behind whatever writes are already in its mailbox, and the flush
-// writes all of them with one statement per kind (db::write_task_batch). Each write is answered
-// only after its row is committed. An idle actor flushes a lone write at once.
+// writes all of them with one statement per kind (db::write_task_batch), at most `write_group`
+// rows at a time. Each write is answered only after its row is committed. An idle actor flushes
+// a lone write at once; with `write_group` 1 each write is written as it arrives, no flush.
 
 #include "actors/messages.hpp"
 #include "actors/stages/worker_pool.hpp"
@@ -71,14 +72,17 @@ struct persistence_state {
   std::unique_ptr<db::session> session;
   load_ptr load;
   std::unique_ptr<pending_task_writes> writes; ///< waiting for the next flush
+  std::size_t write_group = 64;                ///< most rows written together
   persistence_state();
   ~persistence_state();
   persistence_state(const persistence_state&) = delete;
   persistence_state& operator=(const persistence_state&) = delete;
 };
 
-/// `statement_timeout` bounds each statement on the server (lock waits get half of it).
+/// `statement_timeout` bounds each statement on the server (lock waits get half of it);
+/// `write_group` is the most row writes written together.
 persistence_actor spawn_persistence(caf::actor_system& sys, std::string dsn,
-                                    std::chrono::milliseconds statement_timeout, load_ptr load);
+                                    std::chrono::milliseconds statement_timeout,
+                                    std::size_t write_group, load_ptr load);
 
 } // namespace imgproc

@@ -113,13 +113,22 @@ TEST(metrics, counters_move_by_exactly_what_was_sent_and_promtool_accepts_them) 
   EXPECT_EQ(promtool_check(text, report), 0) << report;
 }
 
-TEST(metrics, row_writes_queued_behind_a_busy_connection_are_written_together) {
+/// What the persistence actor's group writes did for `sent` requests that arrived while its
+/// first write waited on a table lock.
+struct grouped_writes {
+  double arrived = 0; ///< writes the actor had taken or had in its mailbox at the release
+  double rows = 0;    ///< rows written (the histogram's sum)
+  double flushes = 0; ///< group writes (its count)
+  double at_most_one = 0, at_most_two = 0; ///< group writes of at most 1 and 2 rows
+};
+
+grouped_writes write_behind_a_lock(const std::string& write_group, int sent) {
   // One persistence actor; its first write waits on a table lock the test holds, so the other
-  // requests' creates pile up in its mailbox and the next flush writes them together. No
-  // asynchronous-queue polling: its claims would queue at the same actor.
-  service_stack stack{with_args({"--db-connections=1", "--db-statement-timeout-ms=30000",
-                                 "--async-concurrency=0", "--async-poll-ms=600000"})};
-  constexpr int sent = 8;
+  // requests' creates pile up in its mailbox. No asynchronous-queue polling: its claims would
+  // queue at the same actor.
+  service_stack stack{with_args({"--db-connections=1", "--db-write-group=" + write_group,
+                                 "--db-statement-timeout-ms=30000", "--async-concurrency=0",
+                                 "--async-poll-ms=600000"})};
   auto before = samples(scrape(stack));
   pqxx::connection locker{stack.dsn()};
   pqxx::work lock{locker};
@@ -131,16 +140,20 @@ TEST(metrics, row_writes_queued_behind_a_busy_connection_are_written_together) {
     clients.emplace_back([&, i] {
       statuses[i] = upload(stack, "/process-image?pipeline_id=1", make_jpeg(64, 48, i)).status;
     });
-  // The first create is in the database, waiting on the lock; the rest wait in the mailbox.
-  double waiting = 0;
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // Wait until every create has reached the actor: taken into the group now waiting on the lock
+  // (handled messages) or still in its mailbox. Then the rest of them form the next group.
+  grouped_writes out;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < give_up) {
-    waiting = value_of(samples(scrape(stack)), "caf_actor_mailbox_size", {R"(name="persistence")"});
-    if (waiting >= sent - 1)
+    auto now = samples(scrape(stack));
+    const std::vector<std::string> persistence{R"(name="persistence")"};
+    out.arrived = value_of(now, "caf_actor_processed_messages_total", persistence) -
+                  value_of(before, "caf_actor_processed_messages_total", persistence) +
+                  value_of(now, "caf_actor_mailbox_size", persistence);
+    if (out.arrived >= sent)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_GE(waiting, sent - 1);
   lock.commit();
   for (auto& client : clients)
     client.join();
@@ -151,17 +164,39 @@ TEST(metrics, row_writes_queued_behind_a_busy_connection_are_written_together) {
   auto delta = [&](const std::string& name, const std::vector<std::string>& labels) {
     return value_of(after, name, labels) - value_of(before, name, labels);
   };
-  // Every create and finish was written exactly once, in fewer flushes than rows: the creates
-  // that waited were written together.
-  EXPECT_EQ(delta("imgproc_db_write_batch_rows_sum", {}), 2 * sent);
-  double flushes = delta("imgproc_db_write_batch_rows_count", {});
-  EXPECT_LT(delta("imgproc_db_write_batch_rows_bucket", {R"(le="1")"}), flushes)
-      << "waiting " << waiting << ", flushes " << flushes;
-  EXPECT_LT(flushes, 2 * sent);
+  out.rows = delta("imgproc_db_write_batch_rows_sum", {});
+  out.flushes = delta("imgproc_db_write_batch_rows_count", {});
+  out.at_most_one = delta("imgproc_db_write_batch_rows_bucket", {R"(le="1")"});
+  out.at_most_two = delta("imgproc_db_write_batch_rows_bucket", {R"(le="2")"});
   EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="create")"}), sent);
   EXPECT_EQ(delta("imgproc_db_write_duration_seconds_count", {R"(operation="finish")"}), sent);
   EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks WHERE status <> 'processing'"),
             sent);
+  return out;
+}
+
+TEST(metrics, row_writes_queued_behind_a_busy_connection_are_written_together) {
+  constexpr int sent = 8;
+  auto groups = write_behind_a_lock("64", sent);
+  EXPECT_GE(groups.arrived, sent);
+  // Every create and finish written exactly once, in fewer group writes than rows: the creates
+  // that waited were written together.
+  EXPECT_EQ(groups.rows, 2 * sent);
+  EXPECT_LT(groups.at_most_one, groups.flushes);
+  EXPECT_LT(groups.flushes, 2 * sent);
+}
+
+TEST(metrics, the_write_group_limit_caps_each_group_write) {
+  constexpr int sent = 8;
+  auto pairs = write_behind_a_lock("2", sent);
+  EXPECT_EQ(pairs.rows, 2 * sent);
+  EXPECT_EQ(pairs.at_most_two, pairs.flushes) << "no group write of more than 2 rows";
+  EXPECT_LT(pairs.at_most_one, pairs.flushes) << "the waiting creates went two at a time";
+
+  auto alone = write_behind_a_lock("1", sent);
+  EXPECT_EQ(alone.rows, 2 * sent);
+  EXPECT_EQ(alone.flushes, 2 * sent) << "each row written alone";
+  EXPECT_EQ(alone.at_most_one, alone.flushes);
 }
 
 TEST(metrics, probes_without_nodes_leave_no_phantom_mailbox_entries) {
