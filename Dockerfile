@@ -43,7 +43,7 @@ RUN set -eu; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libssl3 \
         libfmt9 libhttp-parser2.9 libpqxx-6.4 libpq5 \
-        libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 \
+        libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libjpeg62-turbo libpng16-16 \
         libcurl4 libprometheus-cpp-core1.0 curl ca-certificates; \
     dpkg --purge --force-depends $UNUSED_PACKAGES; \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/*; \

@@ -1,12 +1,12 @@
 #include "core/preprocessor.hpp"
 
 #include "core/jpeg_encoder.hpp"
+#include "core/png_encoder.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
@@ -42,18 +42,6 @@ failure step_failure(const char* what, const cv::Exception& e) {
 
 std::string size_text(int width, int height) {
   return std::to_string(width) + "x" + std::to_string(height);
-}
-
-/// Encodes with imencode, whose output is only ever a std::vector: a thread-local one keeps its
-/// capacity across calls and the bytes are copied once into `out`.
-bool encode_into(const cv::Mat& image, const char* extension, const std::vector<int>& params,
-                 std::string& out) {
-  thread_local std::vector<uchar> buffer;
-  buffer.clear();
-  if (!cv::imencode(extension, image, buffer, params))
-    return false;
-  out.assign(reinterpret_cast<const char*>(buffer.data()), buffer.size());
-  return true;
 }
 
 } // namespace
@@ -141,12 +129,12 @@ status preprocessor::encode(const cv::Mat& image, image_format format, int level
   try {
     if (image.empty())
       return step_failure("encode", "the image is empty");
+    std::string problem;
     if (format == image_format::png) {
-      if (!encode_into(image, ".png", {cv::IMWRITE_PNG_COMPRESSION, level}, out))
-        return step_failure("encode", "OpenCV could not encode the image as png");
+      if (!encode_png(image, level, out, problem))
+        return step_failure("encode", problem);
       return std::nullopt;
     }
-    std::string problem;
     if (!imgproc::encode_jpeg(image, level, out, problem))
       return step_failure("encode", problem);
     return std::nullopt;
