@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
+#include <vector>
 
 namespace imgproc {
 namespace {
@@ -196,14 +197,26 @@ void on_message(j_common_ptr cinfo, int level) {
 }
 
 enum class decode_status { decoded, damaged, failed, not_handled };
-// not_handled: left to cv::imdecode (CMYK and YCCK, or damaged data accepted: what OpenCV makes
-// of the missing part depends on its own source manager, and accepting keeps exactly that).
+// not_handled: left to cv::imdecode (damaged data accepted: what OpenCV makes of the missing part
+// depends on its own source manager, and accepting keeps exactly that).
 
-/// Decodes with libjpeg into `out` (8-bit BGR) at 1/`factor` scale. Plain C-style code between
-/// setjmp and the last libjpeg call: a longjmp must not skip a destructor. `out` is allocated
-/// before any libjpeg call that can jump.
+/// One row of CMYK as libjpeg gives it (Adobe's inverted convention) into BGR, with OpenCV 4.6's
+/// integer formula (icvCvt_CMYK2BGR_8u_C4C3R), so the pixels are the same as cv::imdecode's.
+void cmyk_row_to_bgr(const unsigned char* cmyk, unsigned char* bgr, int width) {
+  for (int x = 0; x < width; ++x, cmyk += 4, bgr += 3) {
+    int k = cmyk[3];
+    bgr[2] = static_cast<unsigned char>(k - ((255 - cmyk[0]) * k >> 8));
+    bgr[1] = static_cast<unsigned char>(k - ((255 - cmyk[1]) * k >> 8));
+    bgr[0] = static_cast<unsigned char>(k - ((255 - cmyk[2]) * k >> 8));
+  }
+}
+
+/// Decodes with libjpeg into `out` (8-bit BGR) at 1/`factor` scale; CMYK and YCCK files are
+/// read as CMYK rows into `cmyk` and converted as OpenCV converts them. Plain C-style code
+/// between setjmp and the last libjpeg call: a longjmp must not skip a destructor, so the
+/// buffers belong to the caller.
 decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damaged, cv::Mat& out,
-                         std::string& problem) {
+                         std::vector<unsigned char>& cmyk, std::string& problem) {
   jpeg_decompress_struct cinfo;
   error_manager err;
   err.damaged = damaged;
@@ -227,19 +240,21 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.num_components != 1 && cinfo.num_components != 3) {
-    jpeg_destroy_decompress(&cinfo); // CMYK and YCCK: cv::imdecode converts those itself
-    return decode_status::not_handled;
-  }
+  bool four_channels = cinfo.num_components == 4; // CMYK or YCCK
   cinfo.scale_num = 1;
   cinfo.scale_denom = static_cast<unsigned>(factor);
-  cinfo.out_color_space = JCS_EXT_BGR; // what OpenCV gets by swapping every RGB row
+  // What OpenCV gets by swapping every RGB row; CMYK as OpenCV asks for it, converted below.
+  cinfo.out_color_space = four_channels ? JCS_CMYK : JCS_EXT_BGR;
   jpeg_calc_output_dimensions(&cinfo);
   out.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), CV_8UC3);
+  if (four_channels)
+    cmyk.resize(std::size_t{cinfo.output_width} * 4);
   jpeg_start_decompress(&cinfo);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out.ptr(static_cast<int>(cinfo.output_scanline));
-    jpeg_read_scanlines(&cinfo, &row, 1);
+    unsigned char* bgr = out.ptr(static_cast<int>(cinfo.output_scanline));
+    JSAMPROW row = four_channels ? cmyk.data() : bgr;
+    if (jpeg_read_scanlines(&cinfo, &row, 1) == 1 && four_channels)
+      cmyk_row_to_bgr(row, bgr, static_cast<int>(cinfo.output_width));
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
@@ -316,8 +331,9 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target 
     int orientation = jpeg_exif_orientation(bytes);
     auto decode_at = [&](int factor) -> result<cv::Mat> {
       cv::Mat image;
+      std::vector<unsigned char> cmyk;
       std::string problem;
-      switch (decode_bgr(bytes, factor, damaged, image, problem)) {
+      switch (decode_bgr(bytes, factor, damaged, image, cmyk, problem)) {
         case decode_status::decoded:
           apply_exif_orientation(orientation, image);
           return image;

@@ -9,8 +9,8 @@
 // libjpeg-turbo decodes straight into the BGR cv::Mat (JCS_EXT_BGR), with the same settings and
 // the same EXIF orientation handling as OpenCV 4.6's cv::imdecode, whose pixels it reproduces
 // exactly (tests/core/jpeg_codec_identity_test.cpp); OpenCV instead has libjpeg write RGB and
-// swaps every row into BGR with a scalar loop. CMYK JPEGs, rare in uploads, go through
-// cv::imdecode.
+// swaps every row into BGR with a scalar loop. CMYK and YCCK JPEGs are read as CMYK and
+// converted with OpenCV's own formula, to the same pixels.
 //
 // Damaged data is refused by default: where libjpeg only warns (data ending early, a corrupt
 // segment, a bad Huffman code) and cv::imdecode returns an image with the missing part grey,

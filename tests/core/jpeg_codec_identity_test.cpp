@@ -10,9 +10,12 @@
 #include "core/jpeg_encoder.hpp"
 
 #include <algorithm>
+#include <cstdio> // jpeglib.h needs FILE
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <jpeglib.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -120,6 +123,61 @@ std::string with_orientation(const std::string& jpeg, int orientation) {
   std::string segment = {static_cast<char>(0xFF), static_cast<char>(0xE1),
                          static_cast<char>(length >> 8), static_cast<char>(length & 0xFF)};
   return jpeg.substr(0, 2) + segment + payload + jpeg.substr(2);
+}
+
+/// A four-channel JPEG written by libjpeg itself (OpenCV cannot write one): `image`'s BGR as
+/// inverted CMYK with a varying K channel, stored as CMYK or YCCK with Adobe's marker, as
+/// Photoshop writes them.
+std::string four_channel_jpeg(const cv::Mat& bgr, J_COLOR_SPACE stored_as) {
+  std::vector<unsigned char> cmyk(static_cast<std::size_t>(bgr.cols) * bgr.rows * 4);
+  for (int y = 0; y < bgr.rows; ++y)
+    for (int x = 0; x < bgr.cols; ++x) {
+      const auto& pixel = bgr.at<cv::Vec3b>(y, x);
+      auto* out = &cmyk[(static_cast<std::size_t>(y) * bgr.cols + x) * 4];
+      out[0] = pixel[2];
+      out[1] = pixel[1];
+      out[2] = pixel[0];
+      out[3] = static_cast<unsigned char>(128 + (x + y) % 128);
+    }
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr err;
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(bgr.cols);
+  cinfo.image_height = static_cast<JDIMENSION>(bgr.rows);
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_colorspace(&cinfo, stored_as);
+  jpeg_set_quality(&cinfo, 90, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = &cmyk[static_cast<std::size_t>(cinfo.next_scanline) * bgr.cols * 4];
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string out(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return out;
+}
+
+TEST(jpeg_codec_identity, cmyk_and_ycck_jpegs_decode_to_the_same_pixels) {
+  auto photo = jpeg_decoder{}.decode(bench::make_image_set(640, 480).front());
+  ASSERT_TRUE(photo) << photo.error().detail;
+  for (auto stored_as : {JCS_CMYK, JCS_YCCK}) {
+    auto jpeg = four_channel_jpeg(*photo, stored_as);
+    auto what = std::string{stored_as == JCS_CMYK ? "CMYK" : "YCCK"};
+    ASSERT_EQ(read_jpeg_header(jpeg)->components, 4) << what;
+    expect_same_pixels(jpeg, what);
+    expect_same_pixels(jpeg, what + " at 1/2", {320, 240}, cv::IMREAD_REDUCED_COLOR_2);
+    expect_same_pixels(with_orientation(jpeg, 6), what + " rotated");
+    // The own path, not OpenCV's: a strictly decoded CMYK file works too.
+    EXPECT_TRUE(jpeg_decoder{}.decode(jpeg, corrupt_data::refuse)) << what;
+  }
 }
 
 TEST(jpeg_codec_identity, every_exif_orientation_is_applied_as_opencv_applies_it) {
