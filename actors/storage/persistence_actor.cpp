@@ -105,13 +105,15 @@ void deliver_all(pointer self, std::vector<caf::typed_response_promise<T>>& prom
   auto* metrics = process_metrics();
   for (std::size_t i = 0; i < promises.size(); ++i) {
     bool ok = !results[i].error;
+    // Counted before the answer leaves: a client that reads /metrics after its answer must
+    // find its write there.
+    if (metrics)
+      metrics->db_write(operation, seconds, ok);
+    self->state.load->done();
     if (ok)
       promises[i].deliver(results[i].value);
     else
       promises[i].deliver(db_error(results[i].error, what));
-    if (metrics)
-      metrics->db_write(operation, seconds, ok);
-    self->state.load->done();
   }
 }
 
