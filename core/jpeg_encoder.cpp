@@ -5,7 +5,7 @@
 #include <cstdio> // jpeglib.h needs FILE
 #include <jpeglib.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 namespace imgproc {
@@ -97,15 +97,20 @@ bool encode_jpeg(const cv::Mat& image, int quality, std::string& out, std::strin
     problem = "the image is empty";
     return false;
   }
-  if (image.depth() == CV_8U && (image.channels() == 3 || image.channels() == 1))
-    return compress(image, quality, out, problem);
-  std::vector<uchar> encoded;
-  if (!cv::imencode(".jpg", image, encoded, {cv::IMWRITE_JPEG_QUALITY, quality})) {
-    problem = "OpenCV could not encode the image as JPEG";
+  if (image.channels() != 1 && image.channels() != 3 && image.channels() != 4) {
+    problem = "JPEG encoding takes an image with 1, 3 or 4 channels";
     return false;
   }
-  out.assign(reinterpret_cast<const char*>(encoded.data()), encoded.size());
-  return true;
+  if (image.depth() == CV_8U && image.channels() != 4)
+    return compress(image, quality, out, problem);
+  // What cv::imencode(".jpg") does first: other depths saturated to 8 bits (no scaling), the
+  // alpha channel dropped.
+  cv::Mat eight_bit = image;
+  if (image.depth() != CV_8U)
+    image.convertTo(eight_bit, CV_8U);
+  if (eight_bit.channels() == 4)
+    cv::cvtColor(eight_bit, eight_bit, cv::COLOR_BGRA2BGR);
+  return compress(eight_bit, quality, out, problem);
 }
 
 } // namespace imgproc

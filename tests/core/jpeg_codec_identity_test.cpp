@@ -231,9 +231,18 @@ TEST(jpeg_codec_identity, every_quality_odd_sizes_grey_and_views_encode_to_the_s
   cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
   expect_same_bytes(grey, 95, "grey");
   expect_same_bytes(image(cv::Rect(5, 7, 60, 50)), 95, "a view into a larger image");
+  cv::Mat bgra, wide, bright_float;
+  cv::cvtColor(image, bgra, cv::COLOR_BGR2BGRA);
+  expect_same_bytes(bgra, 90, "BGRA");
+  image.convertTo(wide, CV_16UC3, 2.0); // saturates when made 8-bit again
+  expect_same_bytes(wide, 90, "16-bit");
+  image.convertTo(bright_float, CV_32FC3, 1.5, -20.0);
+  expect_same_bytes(bright_float, 90, "float");
   std::string out, problem;
   EXPECT_FALSE(encode_jpeg(cv::Mat{}, 95, out, problem));
   EXPECT_FALSE(problem.empty());
+  EXPECT_FALSE(encode_jpeg(cv::Mat(8, 8, CV_8UC2, cv::Scalar::all(1)), 95, out, problem));
+  EXPECT_NE(problem.find("channels"), std::string::npos) << problem;
 }
 
 std::string photo_jpeg() {
