@@ -30,12 +30,12 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 
 # --- Runtime stage: the shared libraries the binaries load, curl for the health check ---------
 FROM debian:bookworm-slim AS runtime
-# The runtime packages of the -dev packages above. Debian's OpenCV drags in much that is never
-# loaded: libopencv-core406 the Mesa GL stack (whose drivers pull LLVM and Z3), and
-# libopencv-imgcodecs406 GDAL, GDCM and OpenEXR with their data and Perl. The packages that no
-# binary here links (drivers and plugins loaded only on demand, data files, Perl) are removed
-# again, about 250 MB; the ldd check below fails the build if one of them was needed after all.
-# README.md, "Run with Docker", lists the largest that remain.
+# The runtime packages of the -dev packages above. The service decodes and encodes JPEG and PNG
+# with libjpeg-turbo and libpng itself, so OpenCV's imgcodecs (which pulls GDAL, GDCM, OpenEXR,
+# HDF5 and Poppler) is not installed. libopencv-core406 still drags in the Mesa GL stack (whose
+# drivers pull LLVM and Z3): the packages no binary here links are removed again; the ldd check
+# below fails the build if one of them was needed after all. README.md, "Run with Docker", lists
+# the largest that remain.
 ARG UNUSED_PACKAGES="libllvm15 libz3-4 libgl1-mesa-dri proj-data gdal-data libperl5.36 \
     perl-modules-5.36"
 RUN set -eu; \
@@ -43,9 +43,11 @@ RUN set -eu; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libssl3 \
         libfmt9 libhttp-parser2.9 libpqxx-6.4 libpq5 \
-        libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libjpeg62-turbo libpng16-16 \
+        libopencv-core406 libopencv-imgproc406 libjpeg62-turbo libpng16-16 \
         libcurl4 libprometheus-cpp-core1.0 curl ca-certificates; \
-    dpkg --purge --force-depends $UNUSED_PACKAGES; \
+    for package in $UNUSED_PACKAGES; do \
+        if dpkg -s "$package" >/dev/null 2>&1; then dpkg --purge --force-depends "$package"; fi; \
+    done; \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/*; \
     useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent imgproc
 COPY --from=build /build/bin/imgproc /build/bin/ml_mock /usr/local/bin/

@@ -5,7 +5,6 @@
 #include <jerror.h> // JWRN_* message codes
 #include <jpeglib.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <string>
 #include <vector>
 
@@ -106,19 +105,6 @@ int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target) {
 
 namespace {
 
-int imread_flags(int factor) {
-  switch (factor) {
-    case 2:
-      return cv::IMREAD_REDUCED_COLOR_2;
-    case 4:
-      return cv::IMREAD_REDUCED_COLOR_4;
-    case 8:
-      return cv::IMREAD_REDUCED_COLOR_8;
-    default:
-      return cv::IMREAD_COLOR;
-  }
-}
-
 std::uint32_t read_u32(const unsigned char* p, bool big_endian) {
   return big_endian ? (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                           (std::uint32_t{p[2]} << 8) | p[3]
@@ -190,15 +176,13 @@ void on_message(j_common_ptr cinfo, int level) {
   ++err->pub.num_warnings;
   if (!is_damage(err->pub.msg_code))
     return;
-  // Stop at once either way: refused, or left to cv::imdecode, whose way with the missing part
-  // accepting keeps.
+  if (err->damaged == corrupt_data::accept)
+    return; // libjpeg goes on: data that ended early reads as mid-grey, as in cv::imdecode
   (*cinfo->err->format_message)(cinfo, err->message);
-  std::longjmp(err->jump, err->damaged == corrupt_data::refuse ? 2 : 3);
+  std::longjmp(err->jump, 2);
 }
 
-enum class decode_status { decoded, damaged, failed, not_handled };
-// not_handled: left to cv::imdecode (damaged data accepted: what OpenCV makes of the missing part
-// depends on its own source manager, and accepting keeps exactly that).
+enum class decode_status { decoded, damaged, failed };
 
 /// One row of CMYK as libjpeg gives it (Adobe's inverted convention) into BGR, with OpenCV 4.6's
 /// integer formula (icvCvt_CMYK2BGR_8u_C4C3R), so the pixels are the same as cv::imdecode's.
@@ -231,8 +215,6 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
     switch (jumped) {
       case 2:
         return decode_status::damaged;
-      case 3:
-        return decode_status::not_handled;
       default:
         return decode_status::failed;
     }
@@ -343,17 +325,8 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target 
         case decode_status::failed:
           return make_failure(error_code::undecodable_image,
                               "image_file could not be decoded as JPEG: " + problem);
-        case decode_status::not_handled:
-          break;
       }
-      // A wrapped upload, like numpy.frombuffer: no copy of the bytes.
-      const cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8UC1,
-                            const_cast<char*>(bytes.data()));
-      image = cv::imdecode(wrapped, imread_flags(factor));
-      if (image.empty())
-        return make_failure(error_code::undecodable_image,
-                            "image_file could not be decoded as JPEG");
-      return image;
+      return make_failure(error_code::internal, "unknown JPEG decode status");
     };
     int factor = jpeg_reduction_factor(header->width, header->height, target);
     auto image = decode_at(factor);

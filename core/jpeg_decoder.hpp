@@ -14,8 +14,10 @@
 //
 // Damaged data is refused by default: where libjpeg only warns (data ending early, a corrupt
 // segment, a bad Huffman code) and cv::imdecode returns an image with the missing part grey,
-// decode() fails with undecodable_image naming the defect. corrupt_data::accept keeps
-// cv::imdecode's behaviour.
+// decode() fails with undecodable_image naming the defect. corrupt_data::accept lets libjpeg go
+// on as OpenCV does: the part before the damage decodes to OpenCV's pixels and what is missing
+// is mid-grey (OpenCV's own source manager makes the last rows before a cut slightly different).
+// No OpenCV image codec is used: the service does not link libopencv-imgcodecs.
 
 #include "core/errors.hpp"
 
