@@ -691,7 +691,8 @@ struct registry::impl {
         db_failures(counter("imgproc_db_write_failures_total", "Database writes that failed."),
                     {"operation"}),
         db_batch_rows(histogram("imgproc_db_write_batch_rows",
-                                "Task row writes of different requests written together (one statement and commit per kind).")
+                                "Task row writes of different requests written together (one "
+                                "statement and commit per kind).")
                           .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
         reloads(counter("imgproc_pipeline_reloads_total", "Pipeline plans (re)loaded.").Add({})),
         queue_length(gauge("imgproc_dispatch_queue_length", "Jobs waiting for a node.").Add({})),

@@ -29,8 +29,8 @@ struct gateway_settings {
   std::string dsn;
   std::size_t scheduler_threads = 2; ///< CAF worker threads (CPU stages run here)
   scheduler_policy scheduler = scheduler_policy::sharing;
-  std::size_t db_connections = 4;    ///< detached persistence actors, one connection each
-  std::size_t db_write_group = 64;   ///< most row writes one persistence actor writes together
+  std::size_t db_connections = 4;  ///< detached persistence actors, one connection each
+  std::size_t db_write_group = 64; ///< most row writes one persistence actor writes together
   std::chrono::milliseconds pipeline_cache_ttl{1000};
   std::chrono::milliseconds task_read_timeout{5000};
   std::chrono::milliseconds db_statement_timeout{5000}; ///< server-side bound on each statement

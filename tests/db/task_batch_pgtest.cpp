@@ -121,7 +121,7 @@ TEST_F(task_batch, a_retired_pipeline_refuses_its_create_only) {
 TEST_F(task_batch, a_write_the_statement_refuses_is_retried_alone_and_fails_alone) {
   task_write_batch batch;
   batch.creates.push_back({1, 1, "ok-1.jpg"});
-  batch.creates.push_back({1, 99, "no-such-version.jpg"}); // foreign key violation
+  batch.creates.push_back({1, 99, "no-such-version.jpg"});           // foreign key violation
   batch.creates.push_back({1, 1, std::string("nul\0byte.jpg", 12)}); // NUL: invalid argument
   batch.creates.push_back({1, 1, "ok-2.jpg"});
   auto results = write_task_batch(conn(), batch);
