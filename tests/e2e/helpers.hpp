@@ -217,10 +217,8 @@ inline browser_check_result run_browser_check(const std::string& node,
   child_process check(std::move(argv), std::move(env), name);
   browser_check_result result;
   result.summary_line = check.wait_for_line(std::regex{R"(^\{.*\}$)"}, timeout);
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-       check.running() && std::chrono::steady_clock::now() < deadline;)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  result.exit_code = check.stop(SIGTERM, std::chrono::milliseconds(5000));
+  auto exited = check.wait_for_exit(std::chrono::seconds(15));
+  result.exit_code = exited ? *exited : check.stop(SIGTERM, std::chrono::milliseconds(5000));
   return result;
 }
 

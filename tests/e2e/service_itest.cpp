@@ -210,10 +210,7 @@ TEST(lifecycle, both_scheduler_policies_serve_and_an_unknown_one_is_refused_at_s
                          "--db=" + stack.dsn(), "--scheduler-policy=fifo"},
                         {},
                         "imgproc-bad-policy"};
-  auto give_up = steady_clock::now() + std::chrono::seconds(10);
-  while (refused.running() && steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(refused.stop(SIGTERM), 2);
+  EXPECT_EQ(refused.wait_for_exit(std::chrono::seconds(10)), 2);
   EXPECT_NE(refused.stderr_tail().find("--scheduler-policy takes sharing or stealing, got 'fifo'"),
             std::string::npos)
       << refused.stderr_tail();

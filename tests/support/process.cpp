@@ -224,6 +224,12 @@ bool child_process::wait_exit(steady::time_point deadline) {
   return true;
 }
 
+std::optional<int> child_process::wait_for_exit(std::chrono::milliseconds timeout) {
+  if (!wait_exit(steady::now() + timeout))
+    return std::nullopt;
+  return exit_code_;
+}
+
 int child_process::stop(int signal, std::chrono::milliseconds timeout) {
   if (!running())
     return exit_code_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <optional>
 #include <regex>
 #include <string>
 #include <sys/types.h>
@@ -37,6 +38,10 @@ public:
   /// shell. Returns the stored status if the process had already been reaped.
   int stop(int signal = SIGTERM,
            std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+
+  /// Waits up to `timeout` for the process to exit by itself (no signal). Returns its exit code
+  /// as stop() does, or nullopt if it is still running then.
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
 
   /// SIGKILL and reap.
   void kill();
