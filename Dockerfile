@@ -30,7 +30,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 
 # --- Runtime stage: the shared libraries the binaries load, curl for the health check ---------
 FROM debian:bookworm-slim AS runtime
-# The runtime packages of the -dev packages above. The service decodes and encodes JPEG and PNG
+# The runtime packages of the -dev packages above, and opencv-data (the cascades the local
+# detectors read, in /usr/share/opencv4). The service decodes and encodes JPEG and PNG
 # with libjpeg-turbo and libpng itself, so OpenCV's imgcodecs (which pulls GDAL, GDCM, OpenEXR,
 # HDF5 and Poppler) is not installed. libopencv-core406 still drags in the Mesa GL stack (whose
 # drivers pull LLVM and Z3): the packages no binary here links are removed again; the ldd check
@@ -43,7 +44,8 @@ RUN set -eu; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libssl3 \
         libfmt9 libhttp-parser2.9 libpqxx-6.4 libpq5 \
-        libopencv-core406 libopencv-imgproc406 libjpeg62-turbo libpng16-16 \
+        libopencv-core406 libopencv-imgproc406 libopencv-objdetect406 opencv-data \
+        libjpeg62-turbo libpng16-16 \
         libcurl4 libprometheus-cpp-core1.0 curl ca-certificates; \
     for package in $UNUSED_PACKAGES; do \
         if dpkg -s "$package" >/dev/null 2>&1; then dpkg --purge --force-depends "$package"; fi; \

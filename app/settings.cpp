@@ -125,6 +125,10 @@ std::vector<option_row> option_table(role r) {
       {{"ml-concurrency", "IMGPROC_ML_CONCURRENCY", "16",
         "detector-client actors: concurrent ML calls, one kept-alive connection each"},
        integer(FIELD(node.stages.detector_clients), 1, 1024)},
+      {{"local-detectors", "IMGPROC_LOCAL_DETECTORS", "2",
+        "local-detector actors, each with its own thread: detect_people and detect_cascade "
+        "steps run at once (about one core each)"},
+       integer(FIELD(node.stages.local_detectors), 1, 256)},
       {{"ml-retries", "IMGPROC_ML_RETRIES", "2",
         "further attempts of an ML call after a transient failure (unreachable, HTTP 5xx, "
         "timeout), with backoff, within the request's deadline"},

@@ -14,6 +14,8 @@ const char* to_string(value_kind kind) {
       return "base64_text";
     case value_kind::detection:
       return "detection";
+    case value_kind::detections:
+      return "detections";
   }
   return "?";
 }

@@ -13,11 +13,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imgproc {
 
-/// The type of a step's input or output; consecutive steps must agree.
-enum class value_kind { jpeg_bytes, image, encoded_bytes, base64_text, detection };
+/// The type of a step's input or output; consecutive steps must agree. `detection` is the ML
+/// service's one box (or none); `detections` is every box a local detector found.
+enum class value_kind { jpeg_bytes, image, encoded_bytes, base64_text, detection, detections };
 
 const char* to_string(value_kind kind);
 
@@ -38,6 +40,11 @@ struct payload {
   cv::Mat image;                     ///< image: reference-counted, never deep-copied between hops
   std::string text;                  ///< encoded_bytes or base64_text
   std::optional<detection> found;    ///< detection: nullopt when nothing was found
+  std::vector<detection> boxes;      ///< detections: best first, empty when nothing was found
+  /// The uploaded image's size as decoded at full scale (EXIF orientation applied), set by the
+  /// decode step: where a detector's scale_to_input maps its boxes. 0 before decoding.
+  int input_width = 0;
+  int input_height = 0;
   /// encoded_bytes: what the last encode step produced ("jpeg" or "png") and the encoded image's
   /// size; the cv::Mat is released once encoded, so the final output is described from these.
   std::string format;

@@ -219,6 +219,30 @@ result<cv::Mat> preprocessor::letterbox(const cv::Mat& image, int width, int hei
   }
 }
 
+result<cv::Mat> preprocessor::fit_within(const cv::Mat& image, int width, int height,
+                                         bool upscale, interpolation how) const {
+  if (image.empty())
+    return step_failure("fit_within", "the image is empty");
+  if (width <= 0 || height <= 0)
+    return step_failure("fit_within",
+                        "the target size " + size_text(width, height) + " is not positive");
+  double scale =
+      std::min(static_cast<double>(width) / image.cols, static_cast<double>(height) / image.rows);
+  if (!upscale)
+    scale = std::min(scale, 1.0);
+  int out_w = std::clamp(static_cast<int>(std::lround(image.cols * scale)), 1, width);
+  int out_h = std::clamp(static_cast<int>(std::lround(image.rows * scale)), 1, height);
+  if (out_w == image.cols && out_h == image.rows)
+    return image;
+  try {
+    cv::Mat out;
+    cv::resize(image, out, cv::Size(out_w, out_h), 0, 0, to_cv(how));
+    return out;
+  } catch (const cv::Exception& e) {
+    return step_failure("fit_within", e);
+  }
+}
+
 result<cv::Mat> preprocessor::flip(const cv::Mat& image, flip_mode mode) const {
   if (image.empty())
     return step_failure("flip", "the image is empty");

@@ -1,7 +1,8 @@
 #pragma once
 
 // The image operations the transform steps run: resize, normalize and encode for the
-// car-detection chain, plus grayscale, crop, letterbox, flip, rotate and blur for other pipelines.
+// car-detection chain, plus grayscale, crop, letterbox, fit_within, flip, rotate and blur for
+// other pipelines.
 // Each catches OpenCV's exceptions and returns them as failures. Inputs are the 8-bit BGR (or
 // grayscale) images the decode and transform steps produce.
 
@@ -52,6 +53,12 @@ public:
   /// Scales to fit width x height keeping the aspect ratio and pads the rest with `color` on
   /// every channel, the image centred (what YOLO's preprocessing does, with 114 as padding).
   result<cv::Mat> letterbox(const cv::Mat& image, int width, int height, int color) const;
+
+  /// Scales to fit inside width x height keeping the aspect ratio, without padding: the sides
+  /// are rounded and at least 1. A smaller image stays as it is (no copy) unless `upscale`. What
+  /// a detector needs before it runs, so that its boxes map back to the upload by one ratio.
+  result<cv::Mat> fit_within(const cv::Mat& image, int width, int height, bool upscale,
+                             interpolation how) const;
 
   result<cv::Mat> flip(const cv::Mat& image, flip_mode mode) const;
 

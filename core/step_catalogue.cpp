@@ -22,7 +22,7 @@ nlohmann::json describe_param(const param_spec& spec) {
                         {"default", spec.default_value},
                         {"required", spec.default_value.is_null()},
                         {"help", spec.help}};
-  if (spec.type != param_type::string) {
+  if (spec.type == param_type::integer || spec.type == param_type::number) {
     out["minimum"] = number_json(spec, spec.min);
     out["maximum"] = number_json(spec, spec.max);
     if (!spec.allowed_numbers.empty()) {

@@ -3,6 +3,7 @@
 #include "common/base64.hpp"
 #include "core/detector_client.hpp"
 #include "core/jpeg_decoder.hpp"
+#include "core/object_detectors.hpp"
 #include "core/preprocessor.hpp"
 
 #include <cmath>
@@ -19,6 +20,8 @@ const char* to_string(stage_kind kind) {
       return "transform";
     case stage_kind::detect:
       return "detect";
+    case stage_kind::local_detect:
+      return "local_detect";
   }
   return "?";
 }
@@ -31,6 +34,8 @@ const char* to_string(param_type type) {
       return "number";
     case param_type::string:
       return "string";
+    case param_type::boolean:
+      return "boolean";
   }
   return "?";
 }
@@ -158,6 +163,10 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
         }
         break;
       }
+      case param_type::boolean:
+        if (!value.is_boolean())
+          return param_failure(spec, "must be true or false");
+        break;
     }
     out[spec.name] = value;
   }
@@ -205,6 +214,15 @@ param_spec string_param(std::string name, nlohmann::json def, std::vector<std::s
   return spec;
 }
 
+param_spec boolean_param(std::string name, bool def, std::string help) {
+  param_spec spec;
+  spec.name = std::move(name);
+  spec.type = param_type::boolean;
+  spec.default_value = def;
+  spec.help = std::move(help);
+  return spec;
+}
+
 /// Moves a step's output image into the payload, or passes its failure on.
 status store_image(result<cv::Mat> out, payload& data) {
   if (!out)
@@ -225,9 +243,67 @@ void store_encoded(const char* format, payload& data) {
 
 constexpr double max_side = 16384;
 
+/// The upload's full-scale size, for detectors that map their boxes back to it: the decoded
+/// image's, or after a reduced decode the declared one (sides swapped when EXIF turns it).
+void record_input_size(payload& data, const cv::Mat& decoded, jpeg_reduce_target target) {
+  data.input_width = decoded.cols;
+  data.input_height = decoded.rows;
+  if (!target.enabled())
+    return;
+  if (auto header = read_jpeg_header(data.bytes)) {
+    bool turned = jpeg_exif_orientation(data.bytes) >= 5; // 5-8 swap width and height
+    data.input_width = turned ? header->height : header->width;
+    data.input_height = turned ? header->width : header->height;
+  }
+}
+
+/// The parameters every local detector shares: box sizes, confidence, class id, count and
+/// where the boxes are given.
+std::vector<param_spec> box_params(double min_confidence, int class_id) {
+  return {integer_param("min_width", 0, 0, max_side, "smallest box width to report; 0: no limit"),
+          integer_param("min_height", 0, 0, max_side, "smallest box height to report; 0: no limit"),
+          integer_param("max_width", 0, 0, max_side, "largest box width to report; 0: no limit"),
+          integer_param("max_height", 0, 0, max_side, "largest box height to report; 0: no limit"),
+          number_param("min_confidence", min_confidence, 0, 1,
+                       "boxes under this confidence are dropped (see the step's description)"),
+          integer_param("class_id", class_id, 0, 1000, "the class id every box reports"),
+          integer_param("max_boxes", 50, 1, 1000, "the most boxes to report, most confident first"),
+          boolean_param("scale_to_input", false,
+                        "give the boxes in the uploaded image's coordinates (by the ratio of the "
+                        "sizes: right after resize and fit_within, not after crop, letterbox or "
+                        "rotate) instead of the frame the detector saw")};
+}
+
+box_filter read_box_filter(const nlohmann::json& p) {
+  box_filter filter;
+  filter.min_width = p["min_width"].get<int>();
+  filter.min_height = p["min_height"].get<int>();
+  filter.max_width = p["max_width"].get<int>();
+  filter.max_height = p["max_height"].get<int>();
+  filter.min_confidence = p["min_confidence"].get<double>();
+  filter.class_id = p["class_id"].get<int>();
+  filter.max_boxes = p["max_boxes"].get<int>();
+  return filter;
+}
+
+/// Stores a detector's boxes as the payload's output, mapped to the upload when asked.
+status store_boxes(result<std::vector<detection>> found, bool scale_to_input, payload& data) {
+  if (!found)
+    return found.error();
+  data.boxes = std::move(found.value());
+  if (scale_to_input)
+    scale_boxes(data.boxes, data.image.size(), {data.input_width, data.input_height});
+  data.image.release();
+  data.kind = value_kind::detections;
+  return std::nullopt;
+}
+
 } // namespace
 
-void register_default_steps(step_registry& registry) {
+void register_default_steps(step_registry& registry,
+                            std::shared_ptr<const cascade_library> cascades) {
+  if (!cascades)
+    cascades = cascade_library::installed();
   registry.add({"decode_jpeg",
                 "Decode JPEG",
                 "Decodes the uploaded bytes in place to an 8-bit BGR image (libjpeg-turbo, "
@@ -258,6 +334,7 @@ void register_default_steps(step_registry& registry) {
                     auto image = res.decoder->decode(data.bytes, target, damaged);
                     if (!image)
                       return image.error();
+                    record_input_size(data, image.value(), target);
                     data.image = std::move(image.value());
                     data.kind = value_kind::image;
                     data.bytes = {};
@@ -429,6 +506,31 @@ void register_default_steps(step_registry& registry) {
          };
        }});
 
+  registry.add({"fit_within",
+                "Fit within",
+                "Scales the image to fit inside width x height keeping its aspect ratio, without "
+                "padding (cv::resize); a smaller image is kept as it is unless upscale. What a "
+                "detector needs: its boxes then map back to the upload by one ratio.",
+                stage_kind::transform,
+                value_kind::image,
+                value_kind::image,
+                {integer_param("width", 640, 1, max_side, "largest width in pixels"),
+                 integer_param("height", 640, 1, max_side, "largest height in pixels"),
+                 boolean_param("upscale", false, "also enlarge an image smaller than the box"),
+                 string_param("interpolation", "area", {"nearest", "linear", "area", "cubic"},
+                              "cv::resize interpolation; area suits downscaling")},
+                [](const nlohmann::json& p) -> step_fn {
+                  int width = p["width"].get<int>();
+                  int height = p["height"].get<int>();
+                  bool upscale = p["upscale"].get<bool>();
+                  interpolation how = interpolation::area;
+                  parse_interpolation(p["interpolation"].get<std::string>(), how);
+                  return [=](stage_resources& res, payload& data) -> status {
+                    return store_image(
+                        res.images->fit_within(data.image, width, height, upscale, how), data);
+                  };
+                }});
+
   registry.add({"flip",
                 "Flip",
                 "Mirrors the image (cv::flip).",
@@ -508,6 +610,71 @@ void register_default_steps(step_registry& registry) {
                     return std::nullopt;
                   };
                 }});
+
+  // Local detectors (core/object_detectors): image -> detections, run by the local detector
+  // actors. The box parameters and the output shape are the same for every detector.
+  {
+    auto params = std::vector<param_spec>{
+        number_param("scale_factor", 1.05, 1.01, 2, "size ratio between the pyramid's levels"),
+        integer_param("min_neighbors", 2, 0, 50,
+                      "raw hits a box needs (HOG's group threshold); 0 keeps every hit"),
+        integer_choice_param("win_stride", 8, {4, 8, 16},
+                             "pixels between windows: 4 finds more, 16 is faster"),
+        integer_param("padding", 16, 0, 64,
+                      "pixels added around the image, to find people cut by its edges")};
+    for (auto& spec : box_params(0.5, 0))
+      params.push_back(std::move(spec));
+    registry.add(
+        {"detect_people", "People (HOG)",
+         "Finds standing people with OpenCV's HOG descriptor and its default people SVM (no "
+         "model file needed); the window is 64x128, so a person needs about 100 pixels of "
+         "height. Answers every box, best first: confidence is the logistic of the SVM score "
+         "(0.5 at the SVM's boundary, never less), not a probability.",
+         stage_kind::local_detect, value_kind::image, value_kind::detections, std::move(params),
+         [](const nlohmann::json& p) -> step_fn {
+           people_settings settings;
+           settings.scale_factor = p["scale_factor"].get<double>();
+           settings.min_neighbors = p["min_neighbors"].get<int>();
+           settings.win_stride = p["win_stride"].get<int>();
+           settings.padding = p["padding"].get<int>();
+           settings.boxes = read_box_filter(p);
+           bool scale_to_input = p["scale_to_input"].get<bool>();
+           return [=](stage_resources& res, payload& data) -> status {
+             return store_boxes(res.objects->people(data.image, settings), scale_to_input, data);
+           };
+         }});
+  }
+
+  if (!cascades->names().empty()) {
+    auto params = std::vector<param_spec>{
+        string_param("cascade", nullptr, cascades->names(),
+                     "the cascade, by file name: e.g. haarcascade_frontalface_default, "
+                     "haarcascade_fullbody, haarcascade_russian_plate_number, "
+                     "haarcascade_licence_plate_rus_16stages"),
+        number_param("scale_factor", 1.1, 1.01, 2, "size ratio between the pyramid's levels"),
+        integer_param("min_neighbors", 3, 0, 50,
+                      "raw hits a box needs; more drops false boxes, fewer finds more")};
+    for (auto& spec : box_params(0, 0))
+      params.push_back(std::move(spec));
+    registry.add(
+        {"detect_cascade", "Cascade detector (Haar/LBP)",
+         "Finds objects with one of the Haar or LBP cascades installed with OpenCV's data "
+         "(faces, bodies, number plates). The image is read in grey. Answers every box, best "
+         "first: confidence is n / (n + 1) for the n raw hits merged into the box, not a "
+         "probability. min_width/min_height and max_width/max_height also bound the search.",
+         stage_kind::local_detect, value_kind::image, value_kind::detections, std::move(params),
+         [](const nlohmann::json& p) -> step_fn {
+           cascade_settings settings;
+           settings.cascade = p["cascade"].get<std::string>();
+           settings.scale_factor = p["scale_factor"].get<double>();
+           settings.min_neighbors = p["min_neighbors"].get<int>();
+           settings.boxes = read_box_filter(p);
+           bool scale_to_input = p["scale_to_input"].get<bool>();
+           return [=](stage_resources& res, payload& data) -> status {
+             return store_boxes(res.objects->cascade(data.image, settings), scale_to_input, data);
+           };
+         }});
+  }
 }
 
 } // namespace imgproc

@@ -20,16 +20,20 @@ namespace imgproc {
 class jpeg_decoder;
 class preprocessor;
 class detector_client;
+class object_detectors;
+class cascade_library;
 
 /// Which stage actor runs a step: decode and transform are CPU work on the scheduler, detect
-/// blocks on the network and runs on detached actors.
-enum class stage_kind { decode, transform, detect };
+/// blocks on the network and runs on detached actors, local_detect (a detector run here, tens of
+/// milliseconds of CPU per image) runs on detached actors too, so that it never holds up the
+/// scheduler's threads.
+enum class stage_kind { decode, transform, detect, local_detect };
 
 const char* to_string(stage_kind kind);
 
-enum class param_type { integer, number, string };
+enum class param_type { integer, number, string, boolean };
 
-/// "integer", "number" or "string", as the step catalogue (GET /steps) names them.
+/// "integer", "number", "string" or "boolean", as the step catalogue (GET /steps) names them.
 const char* to_string(param_type type);
 
 struct param_spec {
@@ -50,6 +54,7 @@ struct stage_resources {
   const jpeg_decoder* decoder = nullptr;
   const preprocessor* images = nullptr;
   detector_client* detector = nullptr;
+  object_detectors* objects = nullptr; ///< one per local detector actor: not thread-safe
 };
 
 /// Runs one step on the payload in place. Must be safe to call from several threads at once.
@@ -83,7 +88,10 @@ private:
 result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::json& given);
 
 /// Registers every built-in step kind: decode_jpeg, resize, normalize, encode_jpeg, base64, detect
-/// (the car-detection chain), grayscale, crop, letterbox, flip, rotate, gaussian_blur and encode.
-void register_default_steps(step_registry& registry);
+/// (the car-detection chain), grayscale, crop, letterbox, fit_within, flip, rotate,
+/// gaussian_blur, encode, and the local detectors detect_people and detect_cascade (whose
+/// `cascade` choices are the names `cascades` lists; with none installed it is not registered).
+void register_default_steps(step_registry& registry,
+                            std::shared_ptr<const cascade_library> cascades = nullptr);
 
 } // namespace imgproc

@@ -14,10 +14,19 @@ nlohmann::json detection_json(const std::optional<detection>& found) {
           {"confidence", found->confidence}, {"class_id", found->class_id}};
 }
 
+nlohmann::json detections_json(const std::vector<detection>& boxes) {
+  auto out = nlohmann::json::array();
+  for (const auto& box : boxes)
+    out.push_back(detection_json(box));
+  return out;
+}
+
 nlohmann::json output_json(const payload& data) {
   switch (data.kind) {
     case value_kind::detection:
       return detection_json(data.found);
+    case value_kind::detections:
+      return detections_json(data.boxes);
     case value_kind::image:
       return {{"kind", "image"},
               {"width", data.image.cols},
@@ -38,6 +47,8 @@ nlohmann::json output_json(const payload& data) {
 }
 
 const char* result_status(const payload& data) {
+  if (data.kind == value_kind::detections)
+    return data.boxes.empty() ? "undetected" : "detected";
   return data.kind == value_kind::detection ? detection_status(data.found) : "processed";
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imgproc {
 
@@ -20,8 +21,12 @@ const char* detection_status(const std::optional<detection>& found);
 /// The box object, or `[]` when nothing was found (what the tasks table stores in `data`).
 nlohmann::json detection_json(const std::optional<detection>& found);
 
+/// Every box as detection_json() does one, in order: `[]` when there are none.
+nlohmann::json detections_json(const std::vector<detection>& boxes);
+
 /// The pipeline's final output as stored in `data` and answered: for a detection exactly
-/// detection_json() (the car pipeline's shape), otherwise a description, not the content:
+/// detection_json() (the car pipeline's shape), for a local detector's detections a list of
+/// boxes (detections_json()), otherwise a description, not the content:
 ///   image          {"kind":"image","width","height","channels"}
 ///   encoded_bytes  {"kind":"encoded_bytes","format","width","height","bytes"}
 ///   base64_text    {"kind":"base64_text","bytes"}
@@ -30,7 +35,7 @@ nlohmann::json detection_json(const std::optional<detection>& found);
 nlohmann::json output_json(const payload& data);
 
 /// The task status for the pipeline's final output: detection_status() for a detection,
-/// "processed" for anything else.
+/// "detected" or "undetected" for detections (any box or none), "processed" for anything else.
 const char* result_status(const payload& data);
 
 /// Whether the JSON text nests arrays and objects at most `max_depth` deep. Checked before

@@ -683,6 +683,12 @@ struct registry::impl {
               {"pipeline", "outcome"}),
         steps(histogram("imgproc_step_duration_seconds", "Time one pipeline step took."),
               {"handler"}),
+        local_detector_duration(histogram("imgproc_local_detector_duration_seconds",
+                                          "Time one local detection took, by detector."),
+                                {"detector"}),
+        local_detector_boxes(counter("imgproc_local_detector_boxes_total",
+                                     "Boxes the local detectors answered, by detector."),
+                             {"detector"}),
         ml_duration(histogram("imgproc_ml_call_duration_seconds", "Time one ML call took.")
                         .Add({}, caf_buckets())),
         ml_failures(counter("imgproc_ml_call_failures_total", "ML calls that failed.").Add({})),
@@ -758,6 +764,8 @@ struct registry::impl {
   Gauge& http_in_flight;
   series<Counter> tasks;
   series<Histogram> steps;
+  series<Histogram> local_detector_duration;
+  series<Counter> local_detector_boxes;
   Histogram& ml_duration;
   Counter& ml_failures;
   series<Histogram> db_duration;
@@ -838,6 +846,11 @@ void registry::task_finished(int pipeline_id, const std::string& outcome) {
 
 void registry::step_duration(const std::string& handler, double seconds) {
   impl_->steps.at({handler}, caf_buckets()).Observe(seconds);
+}
+
+void registry::local_detection(const std::string& detector, double seconds, std::size_t boxes) {
+  impl_->local_detector_duration.at({detector}, caf_buckets()).Observe(seconds);
+  impl_->local_detector_boxes.at({detector}).Increment(static_cast<double>(boxes));
 }
 
 void registry::ml_call(double seconds, bool ok) {

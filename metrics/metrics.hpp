@@ -75,6 +75,9 @@ public:
   void task_finished(int pipeline_id, const std::string& outcome);
   /// imgproc_step_duration_seconds{node,handler} (histogram)
   void step_duration(const std::string& handler, double seconds);
+  /// imgproc_local_detector_duration_seconds{node,detector} (histogram) and
+  /// imgproc_local_detector_boxes_total{node,detector}: detector is hog_people or a cascade's name
+  void local_detection(const std::string& detector, double seconds, std::size_t boxes);
   /// imgproc_ml_call_duration_seconds{node} (histogram), imgproc_ml_call_failures_total{node}
   void ml_call(double seconds, bool ok);
   /// imgproc_db_write_duration_seconds{node,operation} (histogram),

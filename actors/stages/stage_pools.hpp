@@ -1,6 +1,6 @@
 #pragma once
 
-// The stage actors of one node (image workers, detector clients), shared by every job
+// The stage actors of one node (image workers, detector clients, local detectors), shared by every job
 // that runs on it. Built once at start-up and read-only afterwards; the pools' load counters are
 // atomic, so job runners on any scheduler thread may pick a worker.
 
@@ -18,6 +18,7 @@ namespace imgproc {
 struct stage_settings {
   std::size_t image_workers = 2;     ///< image worker actors (scheduler threads)
   std::size_t detector_clients = 16; ///< detached ML clients = concurrent ML calls
+  std::size_t local_detectors = 2;   ///< detached local detector actors (HOG, cascades)
   detector_settings detector;
   jpeg_decoder_settings decoder;
 };
@@ -25,9 +26,17 @@ struct stage_settings {
 struct stage_pools {
   worker_pool<stage_actor> images; ///< decode and transform steps
   worker_pool<stage_actor> detectors;
+  worker_pool<stage_actor> local_detectors; ///< local_detect steps
 
   worker_pool<stage_actor>& pool_for(stage_kind stage) {
-    return stage == stage_kind::detect ? detectors : images;
+    switch (stage) {
+      case stage_kind::detect:
+        return detectors;
+      case stage_kind::local_detect:
+        return local_detectors;
+      default:
+        return images;
+    }
   }
 };
 

@@ -61,14 +61,16 @@ TEST_F(step_catalogue_test, lists_every_registered_handler_once_in_order) {
       EXPECT_EQ(p["required"], spec.default_value.is_null());
       EXPECT_EQ(p["help"], spec.help);
       EXPECT_FALSE(spec.help.empty()) << spec.name;
-      // Bounds exactly for numeric parameters, never for strings.
-      EXPECT_EQ(p.contains("minimum"), spec.type != param_type::string) << spec.name;
-      EXPECT_EQ(p.contains("maximum"), spec.type != param_type::string) << spec.name;
+      // Bounds exactly for numeric parameters, never for strings and booleans.
+      bool numeric = spec.type == param_type::integer || spec.type == param_type::number;
+      EXPECT_EQ(p.contains("minimum"), numeric) << spec.name;
+      EXPECT_EQ(p.contains("maximum"), numeric) << spec.name;
     }
   }
   for (auto handler :
        {"decode_jpeg", "resize", "normalize", "encode_jpeg", "base64", "detect", "grayscale",
-        "crop", "letterbox", "flip", "rotate", "gaussian_blur", "encode"})
+        "crop", "letterbox", "fit_within", "flip", "rotate", "gaussian_blur", "encode",
+        "detect_people", "detect_cascade"})
     EXPECT_TRUE(seen.count(handler)) << handler;
 }
 
@@ -82,6 +84,31 @@ TEST_F(step_catalogue_test, describes_kinds_and_their_value_types) {
   EXPECT_EQ(step("decode_jpeg")["params"].size(), 3u);
   EXPECT_EQ(step("encode")["output"], "encoded_bytes");
   EXPECT_EQ(step("grayscale")["stage"], "transform");
+  for (auto handler : {"detect_people", "detect_cascade"}) {
+    EXPECT_EQ(step(handler)["stage"], "local_detect") << handler;
+    EXPECT_EQ(step(handler)["input"], "image") << handler;
+    EXPECT_EQ(step(handler)["output"], "detections") << handler;
+  }
+}
+
+TEST_F(step_catalogue_test, offers_the_installed_cascades_and_boolean_switches) {
+  const auto& cascade = param("detect_cascade", "cascade");
+  EXPECT_EQ(cascade["required"], true);
+  std::set<std::string> choices;
+  for (const auto& choice : cascade["choices"])
+    choices.insert(choice.get<std::string>());
+  // Debian's opencv-data, which scripts/setup installs.
+  for (auto name : {"haarcascade_frontalface_default", "haarcascade_fullbody",
+                    "haarcascade_russian_plate_number", "haarcascade_licence_plate_rus_16stages",
+                    "lbpcascade_frontalface_improved"})
+    EXPECT_TRUE(choices.count(name)) << name;
+  const auto& scale = param("detect_people", "scale_to_input");
+  EXPECT_EQ(scale["type"], "boolean");
+  EXPECT_EQ(scale["default"], false);
+  EXPECT_FALSE(scale.contains("minimum"));
+  EXPECT_EQ(param("detect_people", "win_stride")["choices"], nlohmann::json::array({4, 8, 16}));
+  EXPECT_EQ(param("detect_cascade", "max_boxes")["maximum"], 1000);
+  EXPECT_EQ(param("fit_within", "upscale")["type"], "boolean");
 }
 
 TEST_F(step_catalogue_test, gives_bounds_defaults_and_choices) {

@@ -125,7 +125,11 @@ TEST(pipelines_api, steps_lists_every_handler_with_typed_params) {
       for (const char* key : {"name", "type", "default", "required", "help"})
         EXPECT_TRUE(param.contains(key)) << key << " missing in " << param;
       auto type = param.value("type", "");
-      EXPECT_TRUE(type == "integer" || type == "number" || type == "string") << param;
+      EXPECT_TRUE(type == "integer" || type == "number" || type == "string" || type == "boolean")
+          << param;
+      if (type == "boolean") {
+        EXPECT_TRUE(param["default"].is_boolean()) << param;
+      }
       EXPECT_EQ(param["required"], param["default"].is_null()) << param;
       if (type == "integer" || type == "number") {
         ASSERT_TRUE(param.contains("minimum") && param.contains("maximum")) << param;
@@ -141,7 +145,8 @@ TEST(pipelines_api, steps_lists_every_handler_with_typed_params) {
   }
   for (const char* handler :
        {"decode_jpeg", "resize", "normalize", "encode_jpeg", "base64", "detect", "grayscale",
-        "crop", "letterbox", "flip", "rotate", "gaussian_blur", "encode"})
+        "crop", "letterbox", "fit_within", "flip", "rotate", "gaussian_blur", "encode",
+        "detect_people", "detect_cascade"})
     EXPECT_EQ(kinds.count(handler), 1u) << handler << " missing from " << response.body;
 
   auto param = [&](const std::string& handler, const std::string& name) {

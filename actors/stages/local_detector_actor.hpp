@@ -1,0 +1,22 @@
+#pragma once
+
+// Local detector: runs a job's local_detect steps (detect_people, detect_cascade) with its own
+// object_detectors (core/object_detectors), which are not thread-safe and so belong to one actor.
+//
+///   receives: (run_atom, stage_job) for steps of stage_kind::local_detect
+///   answers:  the payload with its boxes (value_kind::detections)
+///   fails:    the step's error, its detail prefixed "step N (handler): "
+//
+// Detached: one detection holds a core for tens of milliseconds, which on CAF's scheduler would
+// hold up every other actor sharing the thread (HTTP answers, health checks). Each detection is
+// timed per detector in imgproc_local_detector_duration_seconds{detector}.
+
+#include "actors/stages/stage_actor.hpp"
+
+#include <caf/fwd.hpp>
+
+namespace imgproc {
+
+stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load);
+
+} // namespace imgproc
