@@ -19,19 +19,14 @@
 namespace imgproc {
 namespace {
 
-const std::string photos = "/usr/share/doc/opencv-doc/examples/data/";
-
-/// A sample photo as the JPEG a client would upload.
-std::string photo_jpeg(const std::string& name) {
-  std::vector<unsigned char> out;
-  cv::imencode(".jpg", cv::imread(photos + name), out, {cv::IMWRITE_JPEG_QUALITY, 95});
-  return {out.begin(), out.end()};
-}
+using testing::sample_photo_dir;
+using testing::sample_photo_jpeg;
 
 class detector_steps_test : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (cascade_library::installed()->names().empty() || cv::imread(photos + "messi5.jpg").empty())
+    if (cascade_library::installed()->names().empty() ||
+        cv::imread(std::string{sample_photo_dir} + "messi5.jpg").empty())
       GTEST_SKIP() << "opencv-data or opencv-doc is not installed (scripts/setup installs them)";
     register_default_steps(registry);
   }
@@ -114,7 +109,7 @@ TEST_F(detector_steps_test, fit_within_keeps_the_aspect_and_only_shrinks_unless_
 }
 
 TEST_F(detector_steps_test, face_boxes_come_in_the_frame_or_mapped_to_the_upload) {
-  auto jpeg = photo_jpeg("messi5.jpg"); // 548x342
+  auto jpeg = sample_photo_jpeg("messi5.jpg"); // 548x342
   std::vector<step_definition> steps{
       {"decode_jpeg", {}},
       {"fit_within", {{"width", 1096}, {"height", 1096}, {"upscale", true}}}, // twice the size
@@ -147,7 +142,7 @@ TEST_F(detector_steps_test, face_boxes_come_in_the_frame_or_mapped_to_the_upload
 }
 
 TEST_F(detector_steps_test, a_reduced_decode_still_maps_to_the_full_upload) {
-  auto jpeg = photo_jpeg("basketball1.png"); // 640x480, decoded at 1/2 = 320x240
+  auto jpeg = sample_photo_jpeg("basketball1.png"); // 640x480, decoded at 1/2 = 320x240
   payload data;
   ASSERT_FALSE(run({{"decode_jpeg", {{"reduce_to_width", 320}}},
                     {"detect_cascade",

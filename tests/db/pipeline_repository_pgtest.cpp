@@ -50,7 +50,7 @@ TEST_F(pipeline_repository, car_detection_pipeline_has_six_steps_in_order) {
 }
 
 TEST_F(pipeline_repository, missing_pipeline_is_not_found) {
-  EXPECT_FALSE(find_pipeline(conn(), 2));
+  EXPECT_FALSE(find_pipeline(conn(), imgproc::testing::seeded_pipeline_count + 1));
   EXPECT_FALSE(find_pipeline(conn(), -1));
 }
 
@@ -68,7 +68,7 @@ TEST_F(pipeline_repository, new_pipeline_does_not_collide_with_seeded_id) {
                   id);
   txn.exec("INSERT INTO pipelines (title) VALUES ('empty')");
   txn.commit();
-  EXPECT_EQ(id, 2);
+  EXPECT_EQ(id, imgproc::testing::seeded_pipeline_count + 1);
 
   const auto pipeline = find_pipeline(conn(), id);
   ASSERT_TRUE(pipeline);
@@ -79,14 +79,15 @@ TEST_F(pipeline_repository, new_pipeline_does_not_collide_with_seeded_id) {
   EXPECT_EQ(pipeline->steps[1].params, (json{{"quality", 80}}));
 
   const auto all = list_pipelines(conn());
-  ASSERT_EQ(all.size(), 3u);
+  const std::size_t seeded = imgproc::testing::seeded_pipeline_count;
+  ASSERT_EQ(all.size(), seeded + 2);
   EXPECT_EQ(all[0].title, "car-detection");
   EXPECT_EQ(all[0].steps.size(), 6u);
-  EXPECT_EQ(all[1].title, "resize-only");
-  EXPECT_EQ(all[1].steps.size(), 2u);
-  EXPECT_EQ(all[2].title, "empty");
-  EXPECT_TRUE(all[2].steps.empty());
-  EXPECT_TRUE(find_pipeline(conn(), all[2].id)->steps.empty());
+  EXPECT_EQ(all[seeded].title, "resize-only");
+  EXPECT_EQ(all[seeded].steps.size(), 2u);
+  EXPECT_EQ(all[seeded + 1].title, "empty");
+  EXPECT_TRUE(all[seeded + 1].steps.empty());
+  EXPECT_TRUE(find_pipeline(conn(), all[seeded + 1].id)->steps.empty());
 }
 
 TEST_F(pipeline_repository, params_must_be_an_object) {

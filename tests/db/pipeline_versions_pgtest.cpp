@@ -167,12 +167,13 @@ TEST_F(pipeline_versions, unknown_handler_when_the_kind_cannot_be_added) {
     EXPECT_EQ(e.handler(), "blur");
     EXPECT_NE(std::string(e.what()).find("'blur'"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(list_pipelines(conn()).size(), 1u) << "nothing stored";
+  EXPECT_EQ(list_pipelines(conn()).size(), std::size_t{imgproc::testing::seeded_pipeline_count})
+      << "nothing stored";
 }
 
 TEST_F(pipeline_versions, duplicate_active_title_is_a_conflict_and_stores_nothing) {
   EXPECT_THROW(create_pipeline(conn(), resize_only("car-detection")), pipeline_conflict);
-  EXPECT_EQ(list_pipelines(conn()).size(), 1u);
+  EXPECT_EQ(list_pipelines(conn()).size(), std::size_t{imgproc::testing::seeded_pipeline_count});
 
   const auto other = create_pipeline(conn(), resize_only());
   EXPECT_THROW(replace_pipeline(conn(), other.id, resize_only("car-detection")), pipeline_conflict);
@@ -362,8 +363,10 @@ TEST_F(pipeline_versions, retired_title_can_be_reused) {
   EXPECT_NE(reborn.id, 1);
   EXPECT_EQ(reborn.version, 1);
   EXPECT_FALSE(reborn.retired);
-  ASSERT_EQ(list_pipelines(conn()).size(), 1u);
-  EXPECT_EQ(list_pipelines(conn())[0].id, reborn.id);
+  // Listed after the other seeded pipelines, in place of the retired one.
+  const auto listed = list_pipelines(conn());
+  ASSERT_EQ(listed.size(), std::size_t{imgproc::testing::seeded_pipeline_count});
+  EXPECT_EQ(listed.back().id, reborn.id);
   EXPECT_TRUE(find_pipeline(conn(), 1)->retired);
   // ...but only once while it is active.
   EXPECT_THROW(create_pipeline(conn(), resize_only("car-detection")), pipeline_conflict);

@@ -232,6 +232,37 @@ TEST(cluster, a_worker_that_joins_later_receives_work) {
   expect_rows_match(stack.dsn(), tasks);
 }
 
+TEST(cluster, local_detectors_run_on_the_worker_and_report_their_metrics_through_the_gateway) {
+  cluster_options options;
+  options.workers = {"w1"};
+  cluster_stack stack{options};
+  // people-detection (id 2, seeded by the migrations) on the man of basketball1.png: the job,
+  // upload bytes only, goes to w1, which decodes and detects; the gateway stores the boxes.
+  auto response = post_multipart(
+      stack.url("/process-image?pipeline_id=2"),
+      {file_field("image_file", sample_photo_jpeg("basketball1.png"), "basketball1.jpg")});
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto body = json::parse(response.body);
+  EXPECT_EQ(body["status"], "detected") << response.body;
+  ASSERT_TRUE(body["data"].is_array()) << response.body;
+  ASSERT_FALSE(body["data"].empty()) << response.body;
+  EXPECT_EQ(counter(stack.cluster_json(), "w1", "completed"), 1);
+  expect_rows_match(stack.dsn(), {{body["id"].get<std::int64_t>(), "detected"}});
+
+  // The worker's detector metrics reach the gateway's /metrics with its next report (every 2 s).
+  std::regex series{"imgproc_local_detector_duration_seconds_count\\{[^}]*detector=\"hog_people\""
+                    "[^}]*node=\"w1\"[^}]*\\} 1"};
+  std::string text;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < give_up) {
+    text = get(stack.url("/metrics")).body;
+    if (std::regex_search(text, series))
+      break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(std::regex_search(text, series)) << text;
+}
+
 TEST(cluster, gateway_without_nodes_answers_503_and_is_not_ready) {
   cluster_options options;
   options.workers = {};

@@ -204,7 +204,10 @@ TEST(pipelines_api, created_pipeline_is_usable_at_once) {
   std::set<int> ids;
   for (const auto& p : listed["items"])
     ids.insert(id_of(p));
-  EXPECT_EQ(ids, (std::set<int>{1, id})) << listed;
+  std::set<int> expected{id};
+  for (int seeded = 1; seeded <= seeded_pipeline_count; ++seeded)
+    expected.insert(seeded);
+  EXPECT_EQ(ids, expected) << listed;
 
   // No restart, no wait: the very next request runs it.
   auto response = run(stack, id, read_file(sample_photo_path), "car.jpg");
@@ -251,7 +254,7 @@ TEST(pipelines_api, copy_and_edit_posts_a_fetched_pipeline_back) {
 
   // The original is untouched.
   EXPECT_EQ(parse_body(get(stack.url("/pipelines/1"))), parse_body(original));
-  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), 2);
+  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), seeded_pipeline_count + 1);
 }
 
 // --- 4 -----------------------------------------------------------------------------------------
@@ -379,7 +382,7 @@ TEST(pipelines_api, invalid_pipelines_are_refused_with_the_step_named) {
     EXPECT_NE(detail.find("twice"), std::string::npos) << detail;
   }
   // Nothing refused was stored, and pipeline 1 was not changed by the refused PUT.
-  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), 2);
+  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), seeded_pipeline_count + 1);
   EXPECT_EQ(query_number(stack.dsn(), "SELECT version FROM pipelines WHERE id = 1"), 1);
 
   // A pipeline broken behind the API's back is refused when a request uses it.
@@ -692,7 +695,8 @@ TEST(pipelines_api, admin_token_guards_changes_but_not_reads) {
     expect_error(send_request("POST", stack.url("/pipelines"), body, {"Authorization: s3cret"}),
                  401);
   }
-  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), 1) << "a refused POST stored";
+  EXPECT_EQ(query_number(stack.dsn(), sql_count("pipelines")), seeded_pipeline_count)
+      << "a refused POST stored";
 
   int id = id_of(create(stack, json::parse(body), "s3cret"));
   ASSERT_GT(id, 0);

@@ -55,6 +55,14 @@ std::size_t end_of_frame_header(const std::string& jpeg, std::size_t& sof) {
 
 } // namespace
 
+std::string sample_photo_jpeg(const std::string& name) {
+  cv::Mat image = cv::imread(sample_photo_dir + name, cv::IMREAD_COLOR);
+  if (image.empty())
+    throw std::runtime_error("cannot read " + std::string{sample_photo_dir} + name +
+                             " (Debian package opencv-doc)");
+  return encode(image, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95});
+}
+
 std::string make_jpeg(int width, int height, int seed, int quality) {
   return encode(make_pattern(width, height, seed), ".jpg", {cv::IMWRITE_JPEG_QUALITY, quality});
 }

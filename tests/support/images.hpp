@@ -11,6 +11,13 @@ namespace imgproc::testing {
 inline constexpr const char* sample_photo_path =
     "/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg";
 
+/// Where Debian's opencv-doc installs its sample photos (basketball1.png, messi5.jpg, ...).
+inline constexpr const char* sample_photo_dir = "/usr/share/doc/opencv-doc/examples/data/";
+
+/// A sample photo from sample_photo_dir (a JPEG or a PNG) as the JPEG a client would upload
+/// (quality 95). Throws std::runtime_error if it cannot be read.
+std::string sample_photo_jpeg(const std::string& name);
+
 /// A w x h baseline JPEG of gradients and stripes; the same seed gives the same bytes.
 std::string make_jpeg(int width, int height, int seed, int quality = 90);
 

@@ -13,6 +13,11 @@
 
 namespace imgproc::testing {
 
+/// The pipelines the migrations create, with ids 1 to 4 in this order: car-detection
+/// (0002), people-detection, face-detection and plate-detection (0007). A pipeline a test creates
+/// gets the next id.
+inline constexpr int seeded_pipeline_count = 4;
+
 /// A DSN with rights to create databases: IMGPROC_TEST_DATABASE_URL if set, otherwise the private
 /// server in IMGPROC_TEST_PG_DIR. Throws std::runtime_error (failing the test) if neither is set.
 std::string admin_dsn();
