@@ -19,6 +19,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 artifacts="${ARTIFACT_DIR:-$root/build/test-artifacts/containers}"
 mkdir -p "$artifacts"
 image_jpeg=/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg
+faces_jpeg=/usr/share/doc/opencv-doc/examples/data/messi5.jpg
 
 say() { printf '[containers] %s %s\n' "$(date +%T.%3N)" "$*"; }
 fail() {
@@ -221,6 +222,22 @@ send_requests phase2 60 4 "$artifacts/phase2.txt"
 check_answers_and_rows phase2 60 "$artifacts/phase2.txt"
 wait_cluster 'all(n["completed"] > 0 for n in c["nodes"] if not n["local"] and n["state"] == "up")' 5
 say "step 2: jobs completed per worker: $(node_completed)"
+
+# The local detectors in the image: opencv-data's cascades and libopencv-objdetect are there, on
+# the workers that run them. face-detection (id 3) finds Messi's face; people-detection (id 2)
+# answers 200 on the car photo.
+face=$(curl -fsS --max-time 60 -F "image_file=@$faces_jpeg;filename=messi5.jpg;type=image/jpeg" \
+  "$base/process-image?pipeline_id=3") || fail "face-detection did not answer 200"
+python3 -c 'import json, sys
+t = json.loads(sys.argv[1])
+assert t["status"] == "detected" and len(t["data"]) == 1, t
+b = t["data"][0]
+assert abs(b["top_left_x"] - 227) < 10 and abs(b["top_left_y"] - 94) < 10, t' "$face" ||
+  fail "face-detection on messi5.jpg did not find the face: $face"
+[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 60 \
+  -F "image_file=@$image_jpeg;filename=car.jpg;type=image/jpeg" \
+  "$base/process-image?pipeline_id=2") == 200 ]] || fail "people-detection did not answer 200"
+say "local detectors: face-detection found the face in messi5.jpg ($face), people-detection answered 200"
 
 say "every metric the Grafana dashboard queries is in the gateway's /metrics"
 # Workers report their series to the gateway every 2 s: poll until their step timings are in.
