@@ -52,6 +52,32 @@ struct task_answer {
   std::string node;    ///< the node that ran the image work, for the request log line
 };
 
+/// A dry run (POST /pipelines/{id}/dry-run, POST /pipelines/dry-run): the steps run on the upload
+/// as for process(), each recorded with a preview, and nothing is stored.
+struct dry_run_request {
+  int pipeline_id = 0;    ///< a stored pipeline's current version, or 0 with `definition`
+  std::string definition; ///< an unsaved pipeline, as POST /pipelines takes it (JSON text)
+  std::string filename;   ///< already sanitized
+  std::string_view image; ///< the upload, a view into the HTTP request body
+  std::shared_ptr<const void> owner; ///< keeps `image` alive
+  std::chrono::steady_clock::time_point deadline;
+  std::string request_id;
+};
+
+/// What a dry run answers: the result a task would have stored, and every step's record
+/// (core/dry_run.hpp: handler, params, time, output, preview).
+struct dry_run_answer {
+  int pipeline_id = 0;      ///< 0 for an unsaved definition
+  int pipeline_version = 0; ///< 0 for an unsaved definition
+  std::string title;
+  std::string status; ///< detected | undetected | processed, as the task would be
+  std::string filename;
+  nlohmann::json data;
+  std::string node;     ///< the node that ran the steps
+  nlohmann::json steps; ///< one object per step
+  double time_ms = 0;   ///< from the request's arrival to the answer
+};
+
 /// GET /tasks filters, already checked by the front-end.
 struct task_filter {
   std::optional<int> pipeline_id;
@@ -95,6 +121,9 @@ public:
   virtual ~image_service() = default;
   /// Runs the pipeline (or queues the task, with request.async).
   virtual void process(process_request request, answer_ptr<task_answer> answer) = 0;
+  /// Runs the steps without storing a task (invalid_pipeline for a definition that does not
+  /// validate, overloaded when too many dry runs are running).
+  virtual void dry_run(dry_run_request request, answer_ptr<dry_run_answer> answer) = 0;
   /// The stored task, or task_not_found.
   virtual void get_task(std::int64_t id, answer_ptr<task_record> answer) = 0;
   virtual void list_tasks(task_filter filter, answer_ptr<task_page> answer) = 0;

@@ -23,6 +23,8 @@ enum class value_kind { jpeg_bytes, image, encoded_bytes, base64_text, detection
 
 const char* to_string(value_kind kind);
 
+struct dry_run_trace;
+
 /// One box in the original service's shape.
 struct detection {
   int top_left_x = 0;
@@ -53,6 +55,8 @@ struct payload {
   /// The request's deadline: a stage drops an expired job, and a blocking call (the ML request)
   /// never waits past it.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// Set for a dry run: the stage actors record every step into it (core/dry_run.hpp).
+  std::shared_ptr<dry_run_trace> trace;
 };
 
 using payload_ptr = std::shared_ptr<payload>;

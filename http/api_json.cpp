@@ -162,4 +162,22 @@ http_reply to_reply(const cluster_view& cluster) {
   return {200, to_text(cluster.description)};
 }
 
+http_reply to_reply(const dry_run_answer& run) {
+  nlohmann::ordered_json body;
+  body["pipeline_id"] = nullptr; // an unsaved definition has neither
+  body["pipeline_version"] = nullptr;
+  if (run.pipeline_id != 0) {
+    body["pipeline_id"] = run.pipeline_id;
+    body["pipeline_version"] = run.pipeline_version;
+  }
+  body["title"] = run.title;
+  body["status"] = run.status;
+  body["filename"] = run.filename;
+  body["data"] = run.data;
+  body["node"] = run.node;
+  body["time_ms"] = run.time_ms;
+  body["steps"] = run.steps;
+  return {200, to_text(body)};
+}
+
 } // namespace imgproc

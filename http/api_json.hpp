@@ -57,6 +57,9 @@ http_reply to_reply(const pipeline_record& record, int status = 200);
 http_reply to_reply(const pipeline_removal& removal); ///< 200 {"id", "status": deleted | retired}
 http_reply to_reply(const service_ready&);            ///< 200 {"status": "ready"}
 http_reply to_reply(const cluster_view& cluster);     ///< 200
+/// 200 {"pipeline_id", "pipeline_version", "title", "status", "filename", "data", "node",
+/// "time_ms", "steps"}; pipeline_id and pipeline_version null for an unsaved definition.
+http_reply to_reply(const dry_run_answer& run);
 
 /// Either the value's answer or the failure's.
 template <class T> http_reply to_reply(const result<T>& outcome) {

@@ -13,6 +13,45 @@ failure bad_request(std::string detail) {
 
 } // namespace
 
+result<dry_run_upload> parse_dry_run_upload(std::string_view content_type, std::string_view body,
+                                            bool needs_definition) {
+  auto form = parse_form_data(content_type, body);
+  if (!form.is_multipart)
+    return bad_request("the body must be multipart/form-data with an image_file part");
+  if (!form.error.empty())
+    return bad_request(form.error);
+  const form_part* image = nullptr;
+  const form_part* definition = nullptr;
+  for (const auto& part : form.parts) {
+    if (part.name == "image_file") {
+      if (image)
+        return bad_request("image_file was sent more than once");
+      image = &part;
+    } else if (part.name == "pipeline") {
+      if (definition)
+        return bad_request("pipeline was sent more than once");
+      definition = &part;
+    }
+  }
+  if (needs_definition && (!definition || definition->body.empty()))
+    return bad_request("pipeline is required: the definition to run, as POST /pipelines takes it");
+  if (!needs_definition && definition)
+    return bad_request("pipeline is only for POST /pipelines/dry-run: this runs the stored one");
+  if (!image)
+    return bad_request("image_file is required (a multipart file part)");
+  if (image->body.empty())
+    return bad_request("image_file is empty");
+  if (!looks_like_jpeg(image->body))
+    return make_failure(error_code::unsupported_media_type,
+                        "image_file is not a JPEG image (only JPEG is accepted)");
+  dry_run_upload out;
+  out.filename = sanitize_filename(image->filename.value_or(""));
+  out.image = image->body;
+  if (definition)
+    out.definition = definition->body;
+  return out;
+}
+
 result<process_upload> parse_process_upload(std::string_view content_type, std::string_view body,
                                             std::optional<std::string_view> query_pipeline_id) {
   auto form = parse_form_data(content_type, body);

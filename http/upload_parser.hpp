@@ -18,6 +18,18 @@ struct process_upload {
   std::string_view image; ///< view into the request body
 };
 
+struct dry_run_upload {
+  std::string filename;        ///< sanitized
+  std::string_view image;      ///< view into the request body
+  std::string_view definition; ///< the `pipeline` field (JSON text), empty if not sent
+};
+
+/// The body of a dry run: multipart/form-data with one `image_file` JPEG part and, for an
+/// unsaved pipeline (`needs_definition`), one `pipeline` field holding what POST /pipelines
+/// takes. bad_request or unsupported_media_type as parse_process_upload().
+result<dry_run_upload> parse_dry_run_upload(std::string_view content_type, std::string_view body,
+                                            bool needs_definition);
+
 /// `query_pipeline_id` is the query parameter if present. Fails with bad_request (missing or
 /// duplicated parts, malformed multipart, bad id) or unsupported_media_type (not a JPEG).
 result<process_upload> parse_process_upload(std::string_view content_type, std::string_view body,

@@ -2,6 +2,7 @@
 
 #include "actors/metered.hpp"
 #include "actors/request/job_runner_actor.hpp"
+#include "core/dry_run.hpp"
 #include "core/plan_cache.hpp"
 
 #include <caf/actor_system.hpp>
@@ -62,6 +63,8 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
                 data->owner = std::move(job.image.owner);
                 data->deadline =
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
+                if (job.trace)
+                  data->trace = std::make_shared<dry_run_trace>();
                 try {
                   auto runner = spawn_job_runner(self->system(), st.pools, st.node_name,
                                                  st.running_jobs, st.runner_meter);

@@ -93,6 +93,7 @@ struct node_job {
   std::string steps_json;        ///< pipeline_plan::steps_json
   shared_bytes image;            ///< the upload as received
   std::int64_t time_left_ms = 0; ///< relative: nodes' clocks are not compared
+  bool trace = false; ///< a dry run: record every step (core/dry_run.hpp) into the result
   /// Within one process, the plan itself, so that the node runs it as it is. Never serialized:
   /// a worker node plans steps_json with its own registry (cached per pipeline version).
   plan_ptr plan;
@@ -102,7 +103,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return metered_inspect<Inspector>(
       [&] {
         return f(caf::meta::type_name("node_job"), x.task_id, x.pipeline_id, x.pipeline_version,
-                 x.steps_json, x.image, x.time_left_ms);
+                 x.steps_json, x.image, x.time_left_ms, x.trace);
       },
       [&] { return x.steps_json.size() + x.image.view.size(); });
 }
@@ -115,6 +116,8 @@ struct node_result {
   std::shared_ptr<const nlohmann::json> data;
   std::string data_json; ///< the output as received from another node (data is then empty)
   std::string node;      ///< the node's name, for logs
+  /// A dry run's steps (dry_run_trace::steps as JSON text, previews included); empty otherwise.
+  std::string trace_json;
 
   /// The output, from whichever form it arrived in; nullopt if the text does not parse.
   std::optional<nlohmann::json> output() const {
@@ -132,13 +135,20 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
     // Leaving the process: the value becomes text here, and only here.
     std::string text = x.data ? to_text(*x.data) : x.data_json;
     return metered_inspect<Inspector>(
-        [&] { return f(caf::meta::type_name("node_result"), x.status, text, x.node); },
-        [&] { return x.status.size() + text.size() + x.node.size(); });
+        [&] {
+          return f(caf::meta::type_name("node_result"), x.status, text, x.node, x.trace_json);
+        },
+        [&] { return x.status.size() + text.size() + x.node.size() + x.trace_json.size(); });
   } else {
     x.data = nullptr;
     return metered_inspect<Inspector>(
-        [&] { return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node); },
-        [&] { return x.status.size() + x.data_json.size() + x.node.size(); });
+        [&] {
+          return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node,
+                   x.trace_json);
+        },
+        [&] {
+          return x.status.size() + x.data_json.size() + x.node.size() + x.trace_json.size();
+        });
   }
 }
 

@@ -5,11 +5,13 @@
 #include "actors/cluster/node_actor.hpp"
 #include "actors/messages.hpp"
 #include "actors/metered.hpp"
+#include "actors/request/dry_run_actor.hpp"
 #include "actors/request/pipeline_actor.hpp"
 #include "actors/storage/persistence_actor.hpp"
 #include "actors/storage/pipeline_admin_actor.hpp"
 #include "actors/storage/pipeline_catalog_actor.hpp"
 #include "actors/storage/task_sweeper_actor.hpp"
+#include "core/pipeline_plan.hpp"
 #include "core/step_catalogue.hpp"
 #include "db/change_listener.hpp"
 
@@ -44,6 +46,8 @@ failure shutting_down() {
 struct gateway_node::impl {
   gateway_settings settings;
   std::shared_ptr<const step_registry> registry;
+  /// Dry runs running now (bounded by settings.dry_run_limit).
+  std::shared_ptr<std::atomic<int>> dry_runs = std::make_shared<std::atomic<int>>(0);
   std::atomic<bool> stopping{false};
   std::mutex startup_mutex;
   std::string startup_problem; ///< guarded by startup_mutex; empty once start-up is done
@@ -185,6 +189,26 @@ struct gateway_node::impl {
     }
   }
 
+  /// The dispatcher's refusal of a new job (counted as rejected), or nullopt when it accepts.
+  std::optional<failure> admission_refusal() {
+    auto refuse = [&](const char* reason, const char* detail) {
+      services->refused->fetch_add(1);
+      services->dispatcher_meter->rejected();
+      if (auto* metrics = process_metrics())
+        metrics->dispatch_rejected(reason);
+      return make_failure(error_code::overloaded, detail);
+    };
+    switch (services->admission->load()) {
+      case admission_state::accepting:
+        return std::nullopt;
+      case admission_state::no_nodes:
+        return refuse("no_nodes", "no worker node is available to run the request");
+      case admission_state::full:
+        return refuse("queue_full", "every node is busy and the queue is full; retry shortly");
+    }
+    return std::nullopt;
+  }
+
   /// As ask(), to the least-loaded persistence actor (picked only when the call goes out).
   template <class T, class... Ts> void ask_persistence(answer_ptr<T> answer, Ts... args) {
     if (stopping)
@@ -245,27 +269,51 @@ void gateway_node::process(process_request request, answer_ptr<task_answer> answ
     return answer->send(shutting_down());
   // Refused before any row or actor exists: overload costs the database nothing. A task to
   // queue needs no node now: the queue has its own bound.
-  auto refuse = [&](const char* reason, const char* detail) {
-    impl_->services->refused->fetch_add(1);
-    impl_->services->dispatcher_meter->rejected();
-    if (auto* metrics = process_metrics())
-      metrics->dispatch_rejected(reason);
-    answer->send(make_failure(error_code::overloaded, detail));
-  };
-  switch (request.async ? admission_state::accepting : impl_->services->admission->load()) {
-    case admission_state::accepting:
-      break;
-    case admission_state::no_nodes:
-      return refuse("no_nodes", "no worker node is available to run the request");
-    case admission_state::full:
-      return refuse("queue_full", "every node is busy and the queue is full; retry shortly");
-  }
+  if (!request.async)
+    if (auto refused = impl_->admission_refusal())
+      return answer->send(std::move(*refused));
   try {
     auto running = std::make_unique<running_pipeline>(impl_->services);
     spawn_pipeline(*impl_->system, impl_->services, std::move(request), answer, std::move(running));
   } catch (const std::exception& e) {
     answer->send(
         make_failure(error_code::internal, std::string{"cannot start the pipeline: "} + e.what()));
+  }
+}
+
+void gateway_node::dry_run(dry_run_request request, answer_ptr<dry_run_answer> answer) {
+  if (impl_->stopping)
+    return answer->send(shutting_down());
+  plan_ptr plan; // an unsaved definition is checked and planned here, as POST /pipelines is
+  if (request.pipeline_id == 0) {
+    auto def = parse_pipeline_definition(*impl_->registry, request.definition);
+    if (!def)
+      return answer->send(def.error());
+    auto planned = plan_pipeline(*impl_->registry, 0, def->title, def->steps);
+    if (!planned)
+      return answer->send(planned.error());
+    plan = std::make_shared<const pipeline_plan>(std::move(planned.value()));
+  }
+  if (auto refused = impl_->admission_refusal())
+    return answer->send(std::move(*refused));
+  // Previews make a dry run dearer than a request: at most dry_run_limit run at once.
+  auto running_dry_runs = impl_->dry_runs;
+  if (running_dry_runs->fetch_add(1) >= impl_->settings.dry_run_limit) {
+    running_dry_runs->fetch_sub(1);
+    return answer->send(make_failure(
+        error_code::overloaded, "too many dry runs at once (at most " +
+                                    std::to_string(impl_->settings.dry_run_limit) +
+                                    ", --dry-run-limit); retry shortly"));
+  }
+  std::shared_ptr<void> slot{nullptr,
+                             [running_dry_runs](void*) { running_dry_runs->fetch_sub(1); }};
+  try {
+    auto running = std::make_unique<running_pipeline>(impl_->services);
+    spawn_dry_run(*impl_->system, impl_->services, std::move(request), std::move(plan), answer,
+                  std::move(running), std::move(slot));
+  } catch (const std::exception& e) {
+    answer->send(
+        make_failure(error_code::internal, std::string{"cannot start the dry run: "} + e.what()));
   }
 }
 

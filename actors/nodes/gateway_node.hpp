@@ -44,6 +44,7 @@ struct gateway_settings {
   sweep_settings sweep;          ///< failing rows of gateways that crashed
   async_settings async;          ///< claiming and running queued tasks
   int async_queue_limit = 10000; ///< queued tasks beyond which ?async=true gets 503
+  int dry_run_limit = 4;         ///< dry runs at once beyond which a dry run gets 503
 };
 
 class gateway_node final : public image_service {
@@ -52,6 +53,7 @@ public:
   ~gateway_node() override;
 
   void process(process_request request, answer_ptr<task_answer> answer) override;
+  void dry_run(dry_run_request request, answer_ptr<dry_run_answer> answer) override;
   void get_task(std::int64_t id, answer_ptr<task_record> answer) override;
   void list_tasks(task_filter filter, answer_ptr<task_page> answer) override;
   void list_steps(answer_ptr<step_list> answer) override;

@@ -1,6 +1,7 @@
 #include "actors/request/job_runner_actor.hpp"
 
 #include "actors/metered.hpp"
+#include "core/dry_run.hpp"
 #include "core/task_json.hpp"
 
 #include <caf/actor_system.hpp>
@@ -65,6 +66,8 @@ void run_step(pointer self, std::size_t index) {
     result.status = result_status(data);
     result.data = std::make_shared<const nlohmann::json>(output_json(data));
     result.node = st.node_name;
+    if (data.trace)
+      result.trace_json = to_text(data.trace->steps);
     st.promise.deliver(std::move(result));
     self->quit();
     return;

@@ -1,6 +1,7 @@
 #include "actors/stages/stage_actor.hpp"
 
 #include "actors/metered.hpp"
+#include "core/dry_run.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
@@ -28,14 +29,17 @@ status run_one_step(const pipeline_plan& plan, std::size_t index, stage_resource
     // The requester has already answered 504: do not spend a core or an ML call on it.
     return named(error_code::deadline_exceeded, "the request ran out of time before this step");
   try {
+    cv::Mat before = data.trace ? data.image : cv::Mat{}; // shared, not copied
     auto start = std::chrono::steady_clock::now();
     auto err = step.run(resources, data);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (auto* metrics = process_metrics())
-      metrics->step_duration(
-          step.kind->handler,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      metrics->step_duration(step.kind->handler, seconds);
     if (err)
       return named(err->code, err->detail);
+    if (data.trace)
+      record_step(*data.trace, plan, index, before, data, seconds);
     return std::nullopt;
   } catch (const std::exception& e) {
     return named(error_code::internal, std::string{"threw: "} + e.what());

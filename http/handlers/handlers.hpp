@@ -29,6 +29,10 @@ namespace handlers {
 // process_image.cpp
 void process_image(handler_context& call);
 
+// dry_run.cpp
+void dry_run_stored(handler_context& call); ///< POST /pipelines/{id}/dry-run
+void dry_run_inline(handler_context& call); ///< POST /pipelines/dry-run
+
 // tasks.cpp
 void get_task(handler_context& call);
 void list_tasks(handler_context& call);

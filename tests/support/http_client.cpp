@@ -148,7 +148,8 @@ http_response get(const std::string& url, std::chrono::milliseconds timeout) {
 }
 
 http_response post_multipart(const std::string& url, const std::vector<form_part>& parts,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout,
+                             const std::vector<std::string>& header_lines) {
   http_response response;
   auto curl = make_handle(url, timeout, response);
   std::unique_ptr<curl_mime, mime_deleter> mime{curl_mime_init(curl.get())};
@@ -163,6 +164,8 @@ http_response post_multipart(const std::string& url, const std::vector<form_part
   }
   curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
   auto headers = base_headers();
+  for (const auto& line : header_lines)
+    headers.reset(curl_slist_append(headers.release(), line.c_str()));
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
   return perform(curl.get(), response, "POST", url);
 }

@@ -49,7 +49,8 @@ inline form_part file_field(std::string name, std::string content, std::string f
 /// an HTTP status should never see a transport failure.
 http_response get(const std::string& url, std::chrono::milliseconds timeout = default_http_timeout);
 http_response post_multipart(const std::string& url, const std::vector<form_part>& parts,
-                             std::chrono::milliseconds timeout = default_http_timeout);
+                             std::chrono::milliseconds timeout = default_http_timeout,
+                             const std::vector<std::string>& header_lines = {});
 http_response post_raw(const std::string& url, const std::string& body,
                        const std::string& content_type,
                        std::chrono::milliseconds timeout = default_http_timeout);
