@@ -146,9 +146,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
           return f(caf::meta::type_name("node_result"), x.status, x.data_json, x.node,
                    x.trace_json);
         },
-        [&] {
-          return x.status.size() + x.data_json.size() + x.node.size() + x.trace_json.size();
-        });
+        [&] { return x.status.size() + x.data_json.size() + x.node.size() + x.trace_json.size(); });
   }
 }
 

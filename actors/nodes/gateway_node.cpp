@@ -300,10 +300,10 @@ void gateway_node::dry_run(dry_run_request request, answer_ptr<dry_run_answer> a
   auto running_dry_runs = impl_->dry_runs;
   if (running_dry_runs->fetch_add(1) >= impl_->settings.dry_run_limit) {
     running_dry_runs->fetch_sub(1);
-    return answer->send(make_failure(
-        error_code::overloaded, "too many dry runs at once (at most " +
-                                    std::to_string(impl_->settings.dry_run_limit) +
-                                    ", --dry-run-limit); retry shortly"));
+    return answer->send(
+        make_failure(error_code::overloaded, "too many dry runs at once (at most " +
+                                                 std::to_string(impl_->settings.dry_run_limit) +
+                                                 ", --dry-run-limit); retry shortly"));
   }
   std::shared_ptr<void> slot{nullptr,
                              [running_dry_runs](void*) { running_dry_runs->fetch_sub(1); }};

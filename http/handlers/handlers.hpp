@@ -54,6 +54,7 @@ void health(handler_context& call);
 
 // static.cpp: files compiled into the binary
 void dashboard(handler_context& call); ///< /dashboard and /dashboard/{file}
+void studio(handler_context& call);    ///< /studio (its files are under /dashboard/)
 void openapi(handler_context& call);
 void docs(handler_context& call); ///< /docs (Swagger UI) and /docs/{file}
 

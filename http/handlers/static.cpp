@@ -30,6 +30,10 @@ void dashboard(handler_context& call) {
   answer_asset(call.ex, find_static_asset(requested_file(call, "index.html")));
 }
 
+void studio(handler_context& call) {
+  answer_asset(call.ex, find_static_asset("studio.html"));
+}
+
 void openapi(handler_context& call) {
   answer_now(call.ex, {200, std::string{imgproc::openapi_document()}});
 }
