@@ -232,7 +232,7 @@ TEST(cluster, a_worker_that_joins_later_receives_work) {
   expect_rows_match(stack.dsn(), tasks);
 }
 
-TEST(cluster, local_detectors_run_on_the_worker_and_report_their_metrics_through_the_gateway) {
+TEST(cluster, local_detectors_and_dry_runs_run_on_the_worker_and_report_through_the_gateway) {
   cluster_options options;
   options.workers = {"w1"};
   cluster_stack stack{options};
@@ -249,9 +249,24 @@ TEST(cluster, local_detectors_run_on_the_worker_and_report_their_metrics_through
   EXPECT_EQ(counter(stack.cluster_json(), "w1", "completed"), 1);
   expect_rows_match(stack.dsn(), {{body["id"].get<std::int64_t>(), "detected"}});
 
-  // The worker's detector metrics reach the gateway's /metrics with its next report (every 2 s).
+  // A dry run crosses the link too: the worker records each step, previews as JPEG text.
+  auto dry = post_multipart(
+      stack.url("/pipelines/2/dry-run"),
+      {file_field("image_file", sample_photo_jpeg("basketball1.png"), "basketball1.jpg")});
+  ASSERT_EQ(dry.status, 200) << dry.body.substr(0, 500);
+  auto run = json::parse(dry.body);
+  EXPECT_EQ(run["node"], "w1");
+  ASSERT_EQ(run["steps"].size(), 3u);
+  EXPECT_EQ(run["steps"][2]["handler"], "detect_people");
+  EXPECT_EQ(run["steps"][2]["output"]["boxes"], body["data"]);
+  EXPECT_EQ(run["steps"][2]["preview"]["width"], 320);
+  EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks"), 1)
+      << "the dry run stored a task";
+
+  // The worker's detector metrics reach the gateway's /metrics with its next report (every 2 s):
+  // two detections, the request's and the dry run's.
   std::regex series{"imgproc_local_detector_duration_seconds_count\\{[^}]*detector=\"hog_people\""
-                    "[^}]*node=\"w1\"[^}]*\\} 1"};
+                    "[^}]*node=\"w1\"[^}]*\\} 2"};
   std::string text;
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < give_up) {

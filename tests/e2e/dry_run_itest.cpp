@@ -4,9 +4,11 @@
 
 #include "common/base64.hpp"
 #include "tests/e2e/helpers.hpp"
+#include "tests/support/fake_ml.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 namespace imgproc::testing::e2e {
 namespace {
@@ -163,6 +165,24 @@ TEST(dry_run, needs_the_admin_token_when_one_is_set) {
   auto allowed =
       dry_run(stack, "/pipelines/1/dry-run", photo, std::nullopt, {"Authorization: Bearer s3cret"});
   EXPECT_EQ(allowed.status, 200) << allowed.body.substr(0, 300);
+}
+
+TEST(dry_run, more_than_the_limit_at_once_answer_503_and_a_held_one_ends_at_its_deadline) {
+  // The ML service is a fake that reads each call and never answers (a real part cannot be made
+  // to hold calls on demand): the first dry run holds the one slot in its detect step.
+  canned_server holding_ml{std::nullopt};
+  service_stack stack{with_args({"--dry-run-limit=1", "--ml-url=" + holding_ml.url(),
+                                 "--ml-retries=0", "--request-timeout-ms=3000"},
+                                false)};
+  auto photo = read_file(sample_photo_path);
+  http_response held;
+  std::thread first{[&] { held = dry_run(stack, "/pipelines/1/dry-run", photo); }};
+  ASSERT_TRUE(holding_ml.wait_for_requests(1, std::chrono::seconds(10)));
+  auto detail = expect_error(dry_run(stack, "/pipelines/1/dry-run", photo), 503);
+  EXPECT_NE(detail.find("--dry-run-limit"), std::string::npos) << detail;
+  first.join();
+  EXPECT_EQ(held.status, 504) << held.body; // the held one ends at the request's deadline
+  EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks"), 0);
 }
 
 } // namespace
