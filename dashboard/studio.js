@@ -164,7 +164,7 @@
 
   function clearResults() {
     for (const card of cards()) {
-      card.classList.remove('invalid');
+      card.classList.remove('invalid', 'stale');
       card.querySelector('.error').hidden = true;
     }
   }
@@ -246,6 +246,7 @@
       $('run-state').textContent = `dry run ${seq}: ${answer.body.steps.length} steps`;
     } else {
       const detail = (answer.body && answer.body.detail) || `HTTP ${answer.status}`;
+      for (const card of cards()) card.classList.add('stale'); // previews of an earlier run
       if (!showStepError(detail)) banner(detail);
       $('run-state').textContent = `dry run ${seq}: ${answer.status}`;
     }
