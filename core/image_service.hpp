@@ -75,7 +75,7 @@ struct dry_run_answer {
   nlohmann::json data;
   std::string node;     ///< the node that ran the steps
   nlohmann::json steps; ///< one object per step
-  double time_ms = 0;   ///< from the request's arrival to the answer
+  double time_ms = 0;   ///< from the dry run's start (upload read and checked) to the answer
 };
 
 /// GET /tasks filters, already checked by the front-end.

@@ -259,14 +259,14 @@ void record_input_size(payload& data, const cv::Mat& decoded, jpeg_reduce_target
 
 /// The parameters every local detector shares: box sizes, confidence, class id, count and
 /// where the boxes are given.
-std::vector<param_spec> box_params(double min_confidence, int class_id) {
+std::vector<param_spec> box_params(double min_confidence) {
   return {integer_param("min_width", 0, 0, max_side, "smallest box width to report; 0: no limit"),
           integer_param("min_height", 0, 0, max_side, "smallest box height to report; 0: no limit"),
           integer_param("max_width", 0, 0, max_side, "largest box width to report; 0: no limit"),
           integer_param("max_height", 0, 0, max_side, "largest box height to report; 0: no limit"),
           number_param("min_confidence", min_confidence, 0, 1,
                        "boxes under this confidence are dropped (see the step's description)"),
-          integer_param("class_id", class_id, 0, 1000, "the class id every box reports"),
+          integer_param("class_id", 0, 0, 1000, "the class id every box reports"),
           integer_param("max_boxes", 50, 1, 1000, "the most boxes to report, most confident first"),
           boolean_param("scale_to_input", false,
                         "give the boxes in the uploaded image's coordinates (by the ratio of the "
@@ -622,7 +622,7 @@ void register_default_steps(step_registry& registry,
                              "pixels between windows: 4 finds more, 16 is faster"),
         integer_param("padding", 16, 0, 64,
                       "pixels added around the image, to find people cut by its edges")};
-    for (auto& spec : box_params(0.5, 0))
+    for (auto& spec : box_params(0.5))
       params.push_back(std::move(spec));
     registry.add(
         {"detect_people", "People (HOG)",
@@ -654,7 +654,7 @@ void register_default_steps(step_registry& registry,
         number_param("scale_factor", 1.1, 1.01, 2, "size ratio between the pyramid's levels"),
         integer_param("min_neighbors", 3, 0, 50,
                       "raw hits a box needs; more drops false boxes, fewer finds more")};
-    for (auto& spec : box_params(0, 0))
+    for (auto& spec : box_params(0))
       params.push_back(std::move(spec));
     registry.add(
         {"detect_cascade", "Cascade detector (Haar/LBP)",
