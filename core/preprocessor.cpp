@@ -219,8 +219,8 @@ result<cv::Mat> preprocessor::letterbox(const cv::Mat& image, int width, int hei
   }
 }
 
-result<cv::Mat> preprocessor::fit_within(const cv::Mat& image, int width, int height,
-                                         bool upscale, interpolation how) const {
+result<cv::Mat> preprocessor::fit_within(const cv::Mat& image, int width, int height, bool upscale,
+                                         interpolation how) const {
   if (image.empty())
     return step_failure("fit_within", "the image is empty");
   if (width <= 0 || height <= 0)

@@ -5,9 +5,9 @@
 #include "actors/stages/image_worker_actor.hpp"
 #include "actors/stages/local_detector_actor.hpp"
 
+#include <algorithm>
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
-#include <algorithm>
 #include <caf/send.hpp>
 
 namespace imgproc {

@@ -1,8 +1,8 @@
 #pragma once
 
-// The stage actors of one node (image workers, detector clients, local detectors), shared by every job
-// that runs on it. Built once at start-up and read-only afterwards; the pools' load counters are
-// atomic, so job runners on any scheduler thread may pick a worker.
+// The stage actors of one node (image workers, detector clients, local detectors), shared by every
+// job that runs on it. Built once at start-up and read-only afterwards; the pools' load counters
+// are atomic, so job runners on any scheduler thread may pick a worker.
 
 #include "actors/stages/stage_actor.hpp"
 #include "actors/stages/worker_pool.hpp"

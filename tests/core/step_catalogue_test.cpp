@@ -67,10 +67,9 @@ TEST_F(step_catalogue_test, lists_every_registered_handler_once_in_order) {
       EXPECT_EQ(p.contains("maximum"), numeric) << spec.name;
     }
   }
-  for (auto handler :
-       {"decode_jpeg", "resize", "normalize", "encode_jpeg", "base64", "detect", "grayscale",
-        "crop", "letterbox", "fit_within", "flip", "rotate", "gaussian_blur", "encode",
-        "detect_people", "detect_cascade"})
+  for (auto handler : {"decode_jpeg", "resize", "normalize", "encode_jpeg", "base64", "detect",
+                       "grayscale", "crop", "letterbox", "fit_within", "flip", "rotate",
+                       "gaussian_blur", "encode", "detect_people", "detect_cascade"})
     EXPECT_TRUE(seen.count(handler)) << handler;
 }
 
