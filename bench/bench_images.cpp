@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -65,6 +66,14 @@ std::vector<std::string> make_image_set(int width, int height) {
     set.emplace_back(reinterpret_cast<const char*>(buffer.data()), buffer.size());
   }
   return set;
+}
+
+const std::vector<std::string>& cached_image_set(const image_set_size& size) {
+  static std::map<std::string, std::vector<std::string>> sets;
+  auto it = sets.find(size.name);
+  if (it == sets.end())
+    it = sets.emplace(size.name, make_image_set(size.width, size.height)).first;
+  return it->second;
 }
 
 } // namespace imgproc::bench

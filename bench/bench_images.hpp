@@ -35,4 +35,8 @@ const std::vector<image_set_size>& image_set_sizes();
 /// (is opencv-doc installed?) or the size is not positive.
 std::vector<std::string> make_image_set(int width, int height);
 
+/// make_image_set() of `size`, made once per process and kept (one benchmark thread: not
+/// thread-safe).
+const std::vector<std::string>& cached_image_set(const image_set_size& size);
+
 } // namespace imgproc::bench

@@ -65,14 +65,6 @@ const std::map<std::string, std::string>& pipelines() {
   return steps;
 }
 
-const std::vector<std::string>& image_set(const bench::image_set_size& size) {
-  static std::map<std::string, std::vector<std::string>> sets;
-  auto it = sets.find(size.name);
-  if (it == sets.end())
-    it = sets.emplace(size.name, bench::make_image_set(size.width, size.height)).first;
-  return it->second;
-}
-
 bool any_failed = false;
 
 void run_pipeline(benchmark::State& state, const std::string& name,
@@ -91,7 +83,7 @@ void run_pipeline(benchmark::State& state, const std::string& name,
     preprocessor images;
     object_detectors detectors;
     stage_resources res{&decoder, &images, nullptr, &detectors};
-    const auto& jpegs = image_set(size);
+    const auto& jpegs = bench::cached_image_set(size);
     clock::duration detecting{};
     double boxes = 0;
     for (auto _ : state) {

@@ -192,14 +192,6 @@ const chain& car_detection_chain() {
   return instance;
 }
 
-const std::vector<std::string>& image_set(const bench::image_set_size& size) {
-  static std::map<std::string, std::vector<std::string>> sets;
-  auto it = sets.find(size.name);
-  if (it == sets.end())
-    it = sets.emplace(size.name, bench::make_image_set(size.width, size.height)).first;
-  return it->second;
-}
-
 /// Points `data` (a fresh payload, as a node makes per request) at `jpeg` and runs the first
 /// `count` steps on it.
 status run_steps(const std::vector<step_fn>& steps, std::size_t count, stage_resources& res,
@@ -247,7 +239,7 @@ void run_chain_steps(benchmark::State& state, const bench::image_set_size& size)
   using clock = std::chrono::steady_clock;
   try {
     const auto& c = car_detection_chain();
-    const auto& jpegs = image_set(size);
+    const auto& jpegs = bench::cached_image_set(size);
     auto steps = c.steps(reduce_rule::none);
     auto res = c.resources();
     std::vector<clock::duration> spent(steps.size(), clock::duration::zero());
@@ -299,7 +291,7 @@ void count_images(benchmark::State& state, const std::vector<std::string>& jpegs
 void run_chain(benchmark::State& state, const bench::image_set_size& size, reduce_rule rule) {
   try {
     const auto& c = car_detection_chain();
-    const auto& jpegs = image_set(size);
+    const auto& jpegs = bench::cached_image_set(size);
     auto steps = c.steps(rule);
     auto res = c.resources();
     for (auto _ : state) {
@@ -334,7 +326,7 @@ void run_chain(benchmark::State& state, const bench::image_set_size& size, reduc
 /// The reference chain: the original service's calls, nothing of the service's own code.
 void run_reference(benchmark::State& state, const bench::image_set_size& size) {
   try {
-    const auto& jpegs = image_set(size);
+    const auto& jpegs = bench::cached_image_set(size);
     for (auto _ : state) {
       for (const auto& jpeg : jpegs) {
         std::vector<uchar> bytes(jpeg.begin(), jpeg.end());

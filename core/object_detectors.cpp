@@ -135,6 +135,14 @@ object_detectors::object_detectors(std::shared_ptr<const cascade_library> cascad
 
 object_detectors::~object_detectors() = default;
 
+std::vector<detection> object_detectors::answer(const std::string& detector,
+                                                std::chrono::steady_clock::time_point start,
+                                                std::vector<detection> boxes) const {
+  if (observer_)
+    observer_(detector, seconds_since(start), boxes.size());
+  return boxes;
+}
+
 result<std::vector<detection>> object_detectors::people(const cv::Mat& image,
                                                         const people_settings& settings) {
   static const std::string name = "hog_people";
@@ -167,10 +175,7 @@ result<std::vector<detection>> object_detectors::people(const cv::Mat& image,
   } catch (const cv::Exception& e) {
     return detector_failure(name, std::string{"OpenCV failed: "} + e.what());
   }
-  found = keep_boxes(std::move(found), settings.boxes);
-  if (observer_)
-    observer_(name, seconds_since(start), found.size());
-  return found;
+  return answer(name, start, keep_boxes(std::move(found), settings.boxes));
 }
 
 result<std::vector<detection>> object_detectors::cascade(const cv::Mat& image,
@@ -215,10 +220,7 @@ result<std::vector<detection>> object_detectors::cascade(const cv::Mat& image,
   } catch (const cv::Exception& e) {
     return detector_failure(name, std::string{"OpenCV failed: "} + e.what());
   }
-  found = keep_boxes(std::move(found), settings.boxes);
-  if (observer_)
-    observer_(name, seconds_since(start), found.size());
-  return found;
+  return answer(name, start, keep_boxes(std::move(found), settings.boxes));
 }
 
 void scale_boxes(std::vector<detection>& boxes, cv::Size frame, cv::Size input) {

@@ -15,6 +15,7 @@
 #include "core/errors.hpp"
 #include "core/payload.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -110,6 +111,11 @@ public:
   result<std::vector<detection>> cascade(const cv::Mat& image, const cascade_settings& settings);
 
 private:
+  /// Tells the observer of a finished detection and hands its boxes back.
+  std::vector<detection> answer(const std::string& detector,
+                                std::chrono::steady_clock::time_point start,
+                                std::vector<detection> boxes) const;
+
   struct impl;
   std::shared_ptr<const cascade_library> cascades_;
   std::unique_ptr<impl> impl_;

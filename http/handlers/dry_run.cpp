@@ -2,7 +2,6 @@
 // /process-image, then run through a stored pipeline or an unsaved definition without storing a
 // task. Both need the admin token when one is set (the server's chain checks it).
 
-#include "core/jpeg_decoder.hpp"
 #include "core/upload.hpp"
 #include "http/handlers/handlers.hpp"
 #include "http/upload_parser.hpp"
@@ -14,30 +13,15 @@ void run_dry(handler_context& call, int pipeline_id) {
   const auto& req = call.req;
   const auto& settings = call.settings;
   const auto& ex = call.ex;
-  if (req->body().size() > settings.max_upload_bytes)
-    return answer_now(
-        ex, failure_reply(make_failure(error_code::payload_too_large,
-                                       "upload of " + std::to_string(req->body().size()) +
-                                           " bytes is over the limit of " +
-                                           std::to_string(settings.max_upload_bytes) + " bytes")));
+  if (auto refused = upload_over_limit(call))
+    return answer_now(ex, failure_reply(*refused));
   auto content_type = req->header().get_field_or(restinio::http_field::content_type, "");
   auto upload = parse_dry_run_upload(content_type, req->body(), pipeline_id == 0);
   if (!upload)
     return answer_now(ex, failure_reply(upload.error()));
-  if (auto header = read_jpeg_header(upload->image)) {
-    auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
-    if (header->width < settings.min_image_side || header->height < settings.min_image_side ||
-        pixels > settings.max_image_pixels)
-      return answer_now(ex, failure_reply(make_failure(
-                                pixels > settings.max_image_pixels ? error_code::image_too_large
-                                                                   : error_code::image_too_small,
-                                "image is " + std::to_string(header->width) + "x" +
-                                    std::to_string(header->height) +
-                                    " pixels, outside the limits (sides at "
-                                    "least " +
-                                    std::to_string(settings.min_image_side) + ", at most " +
-                                    std::to_string(settings.max_image_pixels) + " pixels)")));
-  }
+  if (auto header = read_jpeg_header(upload->image))
+    if (auto refused = image_outside_limits(call, *header))
+      return answer_now(ex, failure_reply(*refused));
   dry_run_request work;
   work.pipeline_id = pipeline_id;
   work.definition = std::string{upload->definition};

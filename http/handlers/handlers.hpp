@@ -6,6 +6,7 @@
 // answer_now(), or later through an answer channel handed to the image_service.
 
 #include "core/image_service.hpp"
+#include "core/jpeg_decoder.hpp"
 #include "core/task_json.hpp"
 #include "http/exchange.hpp"
 #include "http/server.hpp"
@@ -28,6 +29,12 @@ namespace handlers {
 
 // process_image.cpp
 void process_image(handler_context& call);
+/// The limits every upload of an image meets (process-image and dry runs): 413 for a body over
+/// --max-upload-bytes, checked before it is parsed; nullopt when within.
+std::optional<failure> upload_over_limit(const handler_context& call);
+/// 413 or 422 when the JPEG's header declares dimensions outside --max-image-pixels or
+/// --min-image-side: refused from the header alone, before any decoding. nullopt when within.
+std::optional<failure> image_outside_limits(const handler_context& call, const jpeg_header& header);
 
 // dry_run.cpp
 void dry_run_stored(handler_context& call); ///< POST /pipelines/{id}/dry-run

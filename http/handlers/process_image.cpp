@@ -7,16 +7,37 @@
 
 namespace imgproc::handlers {
 
+std::optional<failure> upload_over_limit(const handler_context& call) {
+  auto size = call.req->body().size();
+  if (size <= call.settings.max_upload_bytes)
+    return std::nullopt;
+  return make_failure(error_code::payload_too_large,
+                      "upload of " + std::to_string(size) + " bytes is over the limit of " +
+                          std::to_string(call.settings.max_upload_bytes) + " bytes");
+}
+
+std::optional<failure> image_outside_limits(const handler_context& call,
+                                            const jpeg_header& header) {
+  const auto& settings = call.settings;
+  auto pixels = static_cast<std::uint64_t>(header.width) * header.height;
+  auto size = std::to_string(header.width) + "x" + std::to_string(header.height);
+  if (header.width < settings.min_image_side || header.height < settings.min_image_side)
+    return make_failure(error_code::image_too_small,
+                        "image is " + size + " pixels, under the minimum side of " +
+                            std::to_string(settings.min_image_side) + " pixels");
+  if (pixels > settings.max_image_pixels)
+    return make_failure(error_code::image_too_large,
+                        "image is " + size + " pixels, over the limit of " +
+                            std::to_string(settings.max_image_pixels) + " pixels");
+  return std::nullopt;
+}
+
 void process_image(handler_context& call) {
   const auto& req = call.req;
   const auto& settings = call.settings;
   const auto& ex = call.ex;
-  if (req->body().size() > settings.max_upload_bytes)
-    return answer_now(
-        ex, failure_reply(make_failure(error_code::payload_too_large,
-                                       "upload of " + std::to_string(req->body().size()) +
-                                           " bytes is over the limit of " +
-                                           std::to_string(settings.max_upload_bytes) + " bytes")));
+  if (auto refused = upload_over_limit(call))
+    return answer_now(ex, failure_reply(*refused));
   auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
       req->header().query());
   if (!query)
@@ -41,18 +62,8 @@ void process_image(handler_context& call) {
     return answer_now(ex, failure_reply(upload.error()));
   // Refused from the header alone: no task row, no decoding, no allocation for the pixels.
   if (auto header = read_jpeg_header(upload->image)) {
-    auto pixels = static_cast<std::uint64_t>(header->width) * header->height;
-    auto size = std::to_string(header->width) + "x" + std::to_string(header->height);
-    if (header->width < settings.min_image_side || header->height < settings.min_image_side)
-      return answer_now(ex, failure_reply(make_failure(
-                                error_code::image_too_small,
-                                "image is " + size + " pixels, under the minimum side of " +
-                                    std::to_string(settings.min_image_side) + " pixels")));
-    if (pixels > settings.max_image_pixels)
-      return answer_now(ex, failure_reply(make_failure(
-                                error_code::image_too_large,
-                                "image is " + size + " pixels, over the limit of " +
-                                    std::to_string(settings.max_image_pixels) + " pixels")));
+    if (auto refused = image_outside_limits(call, *header))
+      return answer_now(ex, failure_reply(*refused));
   } else if (async) {
     // A queued upload is decoded later, with no client waiting to hear it was unreadable.
     return answer_now(ex, failure_reply(make_failure(error_code::undecodable_image,

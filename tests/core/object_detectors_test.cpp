@@ -4,6 +4,7 @@
 // CPU with other SIMD paths, moving a box by a pixel or two, still passes.
 
 #include "core/object_detectors.hpp"
+#include "tests/support/images.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@
 namespace imgproc {
 namespace {
 
-const std::string photos = "/usr/share/doc/opencv-doc/examples/data/";
+const std::string photos = testing::sample_photo_dir;
 
 cv::Mat photo(const std::string& name) {
   return cv::imread(photos + name, cv::IMREAD_COLOR);
