@@ -236,6 +236,8 @@ TEST(cluster, local_detectors_and_dry_runs_run_on_the_worker_and_report_through_
   cluster_options options;
   options.workers = {"w1"};
   cluster_stack stack{options};
+  // The worker printed that it joined; the dispatcher may hear of it a moment later.
+  stack.wait_for_nodes_up(1, milliseconds(5000));
   // people-detection (id 2, seeded by the migrations) on the man of basketball1.png: the job,
   // upload bytes only, goes to w1, which decodes and detects; the gateway stores the boxes.
   auto response = post_multipart(
