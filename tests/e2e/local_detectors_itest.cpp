@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <regex>
+#include <thread>
 
 namespace imgproc::testing::e2e {
 namespace {
@@ -180,6 +181,24 @@ TEST_F(local_detectors, each_detector_is_timed_in_metrics) {
   EXPECT_TRUE(std::regex_search(
       text, std::regex{"imgproc_step_duration_seconds_count\\{[^}]*handler=\"detect_cascade\""}))
       << text;
+}
+
+TEST_F(local_detectors, local_detectors_option_sets_how_many_detector_actors_run) {
+  service_stack stack{with_args({"--local-detectors=3"})};
+  std::regex running{
+      "caf_system_running_actors\\{[^}]*name=\"local_detector\"[^}]*\\} ([0-9.e+]+)"};
+  // Detached actors count themselves once their own thread has started them: poll (bounded).
+  double count = -1;
+  std::string text;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (count != 3 && std::chrono::steady_clock::now() < give_up) {
+    text = get(stack.url("/metrics")).body;
+    std::smatch match;
+    count = std::regex_search(text, match, running) ? std::stod(match[1]) : -1;
+    if (count != 3)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count, 3) << text;
 }
 
 TEST_F(local_detectors, bad_detector_parameters_are_refused_when_saved_naming_step_and_parameter) {
