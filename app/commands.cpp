@@ -5,6 +5,7 @@
 #include "app/settings.hpp"
 #include "common/log.hpp"
 #include "core/detector_client.hpp"
+#include "core/outbound_url.hpp"
 #include "core/step_registry.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
@@ -25,6 +26,13 @@
 
 namespace imgproc {
 namespace {
+
+/// A pipeline naming an ML url this process would refuse to call is refused when it is saved.
+step_checks ml_url_checks(const detector_settings& detector) {
+  return {[configured = detector.url, allowed = detector.allowed_urls](const std::string& url) {
+    return refuse_ml_url(configured, allowed, url);
+  }};
+}
 
 /// Parses options; prints help or the error. Returns -1 to go on, else the exit code.
 int parse(role r, const std::vector<std::string>& args, const std::string& usage,
@@ -291,7 +299,7 @@ int run_serve(const std::vector<std::string>& args, role r) {
   }
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(*registry);
+  register_default_steps(*registry, nullptr, ml_url_checks(settings.node.stages.detector));
   settings.http.metrics = start_metrics(settings.node.node_name);
 
   try {
@@ -312,7 +320,7 @@ int run_serve(const std::vector<std::string>& args, role r) {
     announce("imgproc listening on http://" + settings.http.host + ":" +
              std::to_string(server.port()));
     log::info("imgproc", "serving: database " + db::redact_dsn(settings.dsn) + ", ML service " +
-                             settings.node.stages.detector.url + ", " +
+                             redact_url(settings.node.stages.detector.url) + ", " +
                              std::to_string(settings.node.scheduler_threads) +
                              " worker threads, runs " + std::to_string(settings.node.capacity) +
                              " job(s) at once itself");
@@ -351,7 +359,7 @@ int run_worker(const std::vector<std::string>& args) {
   init_http_client_library();
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(*registry);
+  register_default_steps(*registry, nullptr, ml_url_checks(settings.worker.stages.detector));
   auto& w = settings.worker;
   w.address = w.node_name + " (pid " + std::to_string(getpid()) + ")";
   w.on_joined = announce;

@@ -9,9 +9,13 @@
 int main(int argc, char** argv) {
   // Per-request image buffers are a few megabytes: above glibc's default mmap threshold, each
   // would be mapped and unmapped per stage, and page faults dominate (10.4 ms against 3.0 ms for
-  // the car-detection chain on a 600x482 photo, measured on this kind of virtual machine).
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // the car-detection chain on a 600x482 photo, measured on a 2-vCPU virtual machine). So they
+  // come from the heap; a 1920x1080 image is 6 MiB. Larger ones (16 MiB and up: 5 MP and more)
+  // are mapped, and a heap whose free top grows past 32 MiB gives it back: at 64 and 256 MiB a
+  // node kept every 60 MB image it had ever made in each thread's heap (the job runner also
+  // trims the heaps after a large request).
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty())

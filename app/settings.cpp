@@ -117,7 +117,8 @@ std::vector<option_row> option_table(role r) {
         "ML service endpoint (a detect step's `url` parameter overrides it)"},
        text(FIELD(node.stages.detector.url))},
       {{"ml-allowed-urls", "IMGPROC_ML_ALLOWED_URLS", "",
-        "comma-separated URL prefixes a pipeline's detect step may call besides --ml-url"},
+        "comma-separated URLs a pipeline's detect step may call besides --ml-url: same scheme, "
+        "host and port, and the path or one below it; no user or password"},
        text_list(FIELD(node.stages.detector.allowed_urls))},
       {{"ml-timeout-ms", "IMGPROC_ML_TIMEOUT_MS", "5000",
         "timeout of one ML call (a detect step's `timeout_ms` overrides it)"},
@@ -129,6 +130,10 @@ std::vector<option_row> option_table(role r) {
         "local-detector actors, each with its own thread: detect_people and detect_cascade "
         "steps run at once (about one core each)"},
        integer(FIELD(node.stages.local_detectors), 1, 256)},
+      {{"dry-run-detectors", "IMGPROC_DRY_RUN_DETECTORS", "1",
+        "local-detector actors of dry runs' own, each with its own thread: a dry run never "
+        "takes the detectors requests use"},
+       integer(FIELD(node.stages.dry_run_detectors), 1, 64)},
       {{"ml-retries", "IMGPROC_ML_RETRIES", "2",
         "further attempts of an ML call after a transient failure (unreachable, HTTP 5xx, "
         "timeout), with backoff, within the request's deadline"},
@@ -143,8 +148,22 @@ std::vector<option_row> option_table(role r) {
         "largest accepted request body; larger ones get 413"},
        integer(FIELD(http.max_upload_bytes), 1024, 1LL << 30)},
       {{"max-image-pixels", "IMGPROC_MAX_IMAGE_PIXELS", "50000000",
-        "largest accepted image (width x height, read from the JPEG header before decoding)"},
+        "largest accepted image (width x height, read from the JPEG header before decoding), and "
+        "largest image a step may produce"},
        integer(FIELD(node.stages.decoder.max_pixels), 1, 1LL << 32)},
+      {{"max-request-bytes", "IMGPROC_MAX_REQUEST_BYTES", "536870912",
+        "most memory one request may hold at once (its upload, a step's input and output images, "
+        "a detector's pyramid), planned from the pipeline and the JPEG header before any work; "
+        "more is 413 naming the step"},
+       integer(FIELD(node.stages.budget.max_request_bytes), 1 << 20, 1LL << 40)},
+      {{"max-detector-work", "IMGPROC_MAX_DETECTOR_WORK", "100000000",
+        "most pixels a local detector step may visit over its image pyramid (about 1-4 s of a "
+        "core); more is 422 naming the step"},
+       integer(FIELD(node.stages.budget.max_detector_work), 1000, 1LL << 40)},
+      {{"max-jpeg-scans", "IMGPROC_MAX_JPEG_SCANS", "100",
+        "most scans a JPEG may have (each one of a progressive file is a pass over the whole "
+        "image); more is 422 as soon as the decoder reaches it"},
+       integer(FIELD(node.stages.decoder.max_scans), 1, 10000)},
       {{"min-image-side", "IMGPROC_MIN_IMAGE_SIDE", "1",
         "smallest accepted width and height in pixels (read from the JPEG header)"},
        integer(FIELD(http.min_image_side), 1, 65535)},
@@ -276,6 +295,8 @@ void derive(const option_set& o, role r, serve_settings& s) {
   n.dsn = s.dsn;
   n.stages.image_workers = n.scheduler_threads;
   s.http.max_image_pixels = n.stages.decoder.max_pixels;
+  // No image a step produces may be larger than an upload may be.
+  n.stages.budget.max_image_pixels = n.stages.decoder.max_pixels;
   // RESTinio drops a response later than this silently: it must outlast the deadline plus the
   // final row write the answer waits for.
   s.http.handle_timeout =

@@ -21,6 +21,29 @@ form_data failed(std::string error) {
   return out;
 }
 
+/// The filename parameter as the client wrote it, backslashes kept: browsers send a path's
+/// backslashes as they are (HTML escapes only '"', CR and LF), while a quoted-string parser
+/// takes each as an escape and turns `C:\x\y.jpg` into `C:xy.jpg`. Only `\"` is an escape.
+std::optional<std::string> raw_quoted_filename(std::string_view disposition) {
+  for (std::size_t at = 0; (at = disposition.find("filename=\"", at)) != std::string_view::npos;
+       ++at) {
+    if (at > 0 && disposition[at - 1] != ' ' && disposition[at - 1] != ';' &&
+        disposition[at - 1] != '\t')
+      continue; // part of another parameter's name
+    std::string out;
+    for (std::size_t i = at + 10; i < disposition.size(); ++i) {
+      char c = disposition[i];
+      if (c == '"')
+        return out;
+      if (c == '\\' && i + 1 < disposition.size() && disposition[i + 1] == '"')
+        c = disposition[++i];
+      out += c;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 form_data parse_form_data(std::string_view content_type, std::string_view body) {
@@ -57,6 +80,10 @@ form_data parse_form_data(std::string_view content_type, std::string_view body) 
     info.name = std::string{to_std(*name)};
     if (auto filename = hfp::find_first(value->parameters, "filename")) {
       info.filename = std::string{to_std(*filename)};
+      auto raw = to_std(*disposition);
+      if (raw.find('\\') != std::string_view::npos)
+        if (auto as_written = raw_quoted_filename(raw))
+          info.filename = std::move(*as_written);
     } else if (auto star = hfp::find_first(value->parameters, "filename*")) {
       // RFC 5987: charset'language'percent-encoded; keep the text after the last quote.
       auto text = to_std(*star);

@@ -32,6 +32,8 @@ const char* reason_phrase(int status) {
       return "Unprocessable Entity";
     case 431:
       return "Request Header Fields Too Large";
+    case 499:
+      return "Client Closed Request";
     case 500:
       return "Internal Server Error";
     case 502:

@@ -1,5 +1,6 @@
 #include "core/detector_client.hpp"
 
+#include "core/outbound_url.hpp"
 #include "core/task_json.hpp"
 
 #include <cmath>
@@ -23,21 +24,16 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* user)
   return n;
 }
 
-std::string excerpt(std::string_view text) {
-  constexpr std::size_t limit = 120;
-  std::string out{text.substr(0, limit)};
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F)
-      c = '?';
-  if (text.size() > limit)
-    out += "...";
-  return out;
+/// What the ML service answered, described without repeating it: a detect url may name another
+/// host, and its answers must not reach the client (or the stored task) through this service.
+std::string describe_answer(std::string_view text) {
+  return std::to_string(text.size()) + " bytes" + (text.empty() ? "" : ", not shown");
 }
 
 result<detection> parse_box(const nlohmann::json& box) {
   auto bad = [&](const std::string& why) {
     return make_failure(error_code::ml_bad_response,
-                        "ML service answered an invalid box (" + why + "): " + box.dump());
+                        "ML service answered an invalid box (" + why + ")");
   };
   if (!box.is_array() || box.size() != 6)
     return bad("expected [top_left_x, top_left_y, w, h, conf, label]");
@@ -103,19 +99,14 @@ failure circuit_open_failure(const std::string& url, const circuit_breaker& brea
     when = "a trial call is in flight";
   }
   return make_failure(error_code::ml_unavailable,
-                      "ML service at " + url + " is failing (circuit open after " +
+                      "ML service at " + redact_url(url) + " is failing (circuit open after " +
                           std::to_string(breaker.consecutive_failures()) + " failures); " + when);
 }
 
 } // namespace
 
 bool url_allowed(const detector_settings& settings, const std::string& url) {
-  if (url.empty() || url == settings.url)
-    return true;
-  for (const auto& prefix : settings.allowed_urls)
-    if (!prefix.empty() && url.rfind(prefix, 0) == 0)
-      return true;
-  return false;
+  return !refuse_ml_url(settings.url, settings.allowed_urls, url);
 }
 
 void init_http_client_library() {
@@ -130,7 +121,8 @@ result<std::optional<detection>> parse_ml_answer(std::string_view body) {
   auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (json.is_discarded() || !json.is_array())
     return make_failure(error_code::ml_bad_response,
-                        "ML service answered something that is not a JSON array: " + excerpt(body));
+                        "ML service answered something that is not a JSON array (" +
+                            describe_answer(body) + ")");
   if (json.empty())
     return std::optional<detection>{};
   if (json[0].is_array()) {
@@ -169,10 +161,15 @@ detector_client::detect(std::string_view base64_image, const std::string& url,
                         std::chrono::steady_clock::time_point deadline) {
   if (!curl_)
     return make_failure(error_code::internal, "libcurl could not be initialised");
-  if (!url_allowed(settings_, url))
-    return make_failure(error_code::step_failed,
-                        "the ML url " + url + " is not allowed (see --ml-allowed-urls)");
-  const std::string& target = url.empty() ? settings_.url : url;
+  // Checked when the pipeline was saved and again here: this node's allow-list may differ.
+  if (auto refused = refuse_ml_url(settings_.url, settings_.allowed_urls, url))
+    return make_failure(error_code::step_failed, *refused);
+  // What is called is the URL as libcurl's parser rebuilt it, the same parse that was checked.
+  auto parsed = parse_outbound_url(url.empty() ? settings_.url : url);
+  if (!parsed)
+    return make_failure(error_code::ml_unavailable,
+                        "the ML url is not usable: " + parsed.error().detail);
+  const std::string& target = parsed->text;
   const auto limit = timeout.count() > 0 ? timeout : settings_.timeout;
   auto& registry = settings_.breakers ? *settings_.breakers : process_breakers();
   auto breaker = registry.get(target, settings_.breaker);
@@ -255,8 +252,8 @@ result<std::optional<detection>> detector_client::attempt(std::string_view base6
   if (code != 200) {
     transient = code >= 500; // a 4xx says this request is wrong: the same one would be too
     return make_failure(error_code::ml_unavailable, "ML service answered HTTP " +
-                                                        std::to_string(code) + ": " +
-                                                        excerpt(response_));
+                                                        std::to_string(code) + " (" +
+                                                        describe_answer(response_) + ")");
   }
   return parse_ml_answer(response_); // garbage is not transient
 }

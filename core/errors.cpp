@@ -52,6 +52,8 @@ const char* to_string(error_code code) {
       return "shutting_down";
     case error_code::starting_up:
       return "starting_up";
+    case error_code::client_gone:
+      return "client_gone";
   }
   return "internal";
 }

@@ -39,6 +39,7 @@ enum class error_code : std::uint8_t {
   task_not_found,    ///< no such task (404)
   shutting_down,     ///< the process is draining: retry on another instance (503)
   starting_up,       ///< the start-up work on the database is not done yet (503)
+  client_gone,       ///< the client closed the connection before its answer (499: never sent)
 };
 
 /// Stable snake_case name, used in logs and stored task errors.

@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "core/records.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,8 @@ struct process_request {
   std::string_view image;            ///< the upload, a view into the HTTP request body
   std::shared_ptr<const void> owner; ///< keeps `image` alive
   std::chrono::steady_clock::time_point deadline;
+  /// Set once the client has closed its connection (the front-end watches it): the work stops.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
   std::string request_id; ///< the X-Request-Id the answer carries, for log lines
   /// Queue the task (answered once it and its upload are committed) instead of running it now.
   bool async = false;
@@ -61,6 +64,8 @@ struct dry_run_request {
   std::string_view image; ///< the upload, a view into the HTTP request body
   std::shared_ptr<const void> owner; ///< keeps `image` alive
   std::chrono::steady_clock::time_point deadline;
+  /// Set once the client has closed its connection (the front-end watches it): the work stops.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
   std::string request_id;
 };
 

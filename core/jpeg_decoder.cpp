@@ -1,5 +1,6 @@
 #include "core/jpeg_decoder.hpp"
 
+#include <chrono>
 #include <csetjmp>
 #include <cstdio>   // jpeglib.h needs FILE
 #include <jerror.h> // JWRN_* message codes
@@ -182,7 +183,27 @@ void on_message(j_common_ptr cinfo, int level) {
   std::longjmp(err->jump, 2);
 }
 
-enum class decode_status { decoded, damaged, failed };
+enum class decode_status { decoded, damaged, failed, too_many_scans, stopped };
+
+/// libjpeg's progress monitor, called for every few rows of every pass and scan: where a scan
+/// bomb and a passed deadline are noticed while libjpeg works, not after.
+struct progress_guard {
+  jpeg_progress_mgr pub;
+  error_manager* err = nullptr;
+  int max_scans = 0;
+  const work_stop* stop = nullptr;
+  unsigned calls = 0;
+};
+
+void on_progress(j_common_ptr cinfo) {
+  auto* guard = reinterpret_cast<progress_guard*>(cinfo->progress);
+  auto* decompress = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (decompress->input_scan_number > guard->max_scans)
+    std::longjmp(guard->err->jump, 3);
+  // Every 16 calls: a call is a few rows' work, far below a millisecond.
+  if ((++guard->calls & 15u) == 0 && guard->stop->due())
+    std::longjmp(guard->err->jump, 4);
+}
 
 /// One row of CMYK as libjpeg gives it (Adobe's inverted convention) into BGR, with OpenCV 4.6's
 /// integer formula (icvCvt_CMYK2BGR_8u_C4C3R), so the pixels are the same as cv::imdecode's.
@@ -199,7 +220,8 @@ void cmyk_row_to_bgr(const unsigned char* cmyk, unsigned char* bgr, int width) {
 /// read as CMYK rows into `cmyk` and converted as OpenCV converts them. Plain C-style code
 /// between setjmp and the last libjpeg call: a longjmp must not skip a destructor, so the
 /// buffers belong to the caller.
-decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damaged, cv::Mat& out,
+decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damaged,
+                         const progress_guard& limits, cv::Mat& out,
                          std::vector<unsigned char>& cmyk, std::string& problem) {
   jpeg_decompress_struct cinfo;
   error_manager err;
@@ -207,7 +229,11 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
   cinfo.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error;
   err.pub.emit_message = on_message;
+  progress_guard progress = limits;
+  progress.pub.progress_monitor = on_progress;
+  progress.err = &err;
   jpeg_create_decompress(&cinfo);
+  cinfo.progress = &progress.pub;
   int jumped = setjmp(err.jump);
   if (jumped != 0) {
     jpeg_destroy_decompress(&cinfo);
@@ -215,6 +241,10 @@ decode_status decode_bgr(std::string_view bytes, int factor, corrupt_data damage
     switch (jumped) {
       case 2:
         return decode_status::damaged;
+      case 3:
+        return decode_status::too_many_scans;
+      case 4:
+        return decode_status::stopped;
       default:
         return decode_status::failed;
     }
@@ -290,7 +320,7 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, corrupt_data damage
 }
 
 result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target target,
-                                     corrupt_data damaged) const {
+                                     corrupt_data damaged, const work_stop& stop) const {
   if (!looks_like_jpeg(bytes))
     return make_failure(error_code::unsupported_media_type,
                         "image_file is not a JPEG (it does not start with a JPEG marker)");
@@ -315,7 +345,10 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target 
       cv::Mat image;
       std::vector<unsigned char> cmyk;
       std::string problem;
-      switch (decode_bgr(bytes, factor, damaged, image, cmyk, problem)) {
+      progress_guard limits{};
+      limits.max_scans = settings_.max_scans;
+      limits.stop = &stop;
+      switch (decode_bgr(bytes, factor, damaged, limits, image, cmyk, problem)) {
         case decode_status::decoded:
           apply_exif_orientation(orientation, image);
           return image;
@@ -325,6 +358,13 @@ result<cv::Mat> jpeg_decoder::decode(std::string_view bytes, jpeg_reduce_target 
         case decode_status::failed:
           return make_failure(error_code::undecodable_image,
                               "image_file could not be decoded as JPEG: " + problem);
+        case decode_status::too_many_scans:
+          return make_failure(error_code::undecodable_image,
+                              "image_file is a JPEG with more than " +
+                                  std::to_string(settings_.max_scans) +
+                                  " scans, over the limit (--max-jpeg-scans)");
+        case decode_status::stopped:
+          return stop.reason("while the JPEG was decoded");
       }
       return make_failure(error_code::internal, "unknown JPEG decode status");
     };

@@ -143,8 +143,74 @@ std::vector<detection> object_detectors::answer(const std::string& detector,
   return boxes;
 }
 
+namespace {
+
+/// cv::HOGDescriptor::detectMultiScale (OpenCV 4.6, CPU path, no mean-shift grouping) one level
+/// at a time: the same level scales, resizing, hits, grouping and clipping, so the same boxes
+/// (tests/core/object_detectors_test.cpp compares them with OpenCV's). OpenCV runs the levels
+/// in one call that nothing can stop; here `stop` is checked before each level. Returns false
+/// when it was due.
+bool hog_detect_by_level(const cv::HOGDescriptor& hog, const cv::Mat& image,
+                         const people_settings& settings, const work_stop& stop,
+                         std::vector<cv::Rect>& found, std::vector<double>& weights) {
+  std::vector<double> level_scales;
+  double scale = 1;
+  int levels = 0;
+  for (; levels < hog.nlevels; ++levels) {
+    level_scales.push_back(scale);
+    if (cvRound(image.cols / scale) < hog.winSize.width ||
+        cvRound(image.rows / scale) < hog.winSize.height || settings.scale_factor <= 1)
+      break;
+    scale *= settings.scale_factor;
+  }
+  // The scale that no longer fits is dropped (OpenCV keeps `levels` of them, at least one).
+  level_scales.resize(static_cast<std::size_t>(std::max(levels, 1)));
+  const cv::Size stride{settings.win_stride, settings.win_stride};
+  const cv::Size padding{settings.padding, settings.padding};
+  cv::Mat smaller;
+  std::vector<cv::Point> locations;
+  std::vector<double> hits;
+  for (double level_scale : level_scales) {
+    if (stop.due())
+      return false;
+    cv::Size size{cvRound(image.cols / level_scale), cvRound(image.rows / level_scale)};
+    if (size == image.size())
+      smaller = image;
+    else
+      cv::resize(image, smaller, size, 0, 0, cv::INTER_LINEAR_EXACT);
+    hog.detect(smaller, locations, hits, 0, stride, padding);
+    cv::Size window{cvRound(hog.winSize.width * level_scale),
+                    cvRound(hog.winSize.height * level_scale)};
+    for (std::size_t j = 0; j < locations.size(); ++j) {
+      found.emplace_back(cvRound(locations[j].x * level_scale),
+                         cvRound(locations[j].y * level_scale), window.width, window.height);
+      if (j < hits.size())
+        weights.push_back(hits[j]);
+    }
+  }
+  hog.groupRectangles(found, weights, settings.min_neighbors, 0.2);
+  // OpenCV's clipObjects: each box cut to the image, empty ones dropped with their weights.
+  const cv::Rect whole{0, 0, image.cols, image.rows};
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    cv::Rect clipped = whole & found[i];
+    if (clipped.area() <= 0)
+      continue;
+    found[kept] = clipped;
+    if (i < weights.size() && kept < weights.size())
+      weights[kept] = weights[i];
+    ++kept;
+  }
+  found.resize(kept);
+  weights.resize(std::min(weights.size(), kept));
+  return true;
+}
+
+} // namespace
+
 result<std::vector<detection>> object_detectors::people(const cv::Mat& image,
-                                                        const people_settings& settings) {
+                                                        const people_settings& settings,
+                                                        const work_stop& stop) {
   static const std::string name = "hog_people";
   auto start = std::chrono::steady_clock::now();
   auto input = detector_input(name, image, false);
@@ -163,10 +229,8 @@ result<std::vector<detection>> object_detectors::people(const cv::Mat& image,
       // grouped boxes: a higher hit threshold would thin out the windows that grouping counts.
       std::vector<cv::Rect> rects;
       std::vector<double> scores;
-      hog.detectMultiScale(frame, rects, scores, 0,
-                           cv::Size{settings.win_stride, settings.win_stride},
-                           cv::Size{settings.padding, settings.padding}, settings.scale_factor,
-                           settings.min_neighbors);
+      if (!hog_detect_by_level(hog, frame, settings, stop, rects, scores))
+        return stop.reason("while " + name + " searched the image");
       for (std::size_t i = 0; i < rects.size(); ++i) {
         double score = i < scores.size() ? scores[i] : 0;
         found.push_back(box_in(rects[i], frame.size(), 1 / (1 + std::exp(-score))));

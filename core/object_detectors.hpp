@@ -14,6 +14,7 @@
 
 #include "core/errors.hpp"
 #include "core/payload.hpp"
+#include "core/work_stop.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -102,8 +103,12 @@ public:
   void set_observer(detection_observer observer) { observer_ = std::move(observer); }
 
   /// People with HOG. An image with nothing in it, or smaller than the 64x128 window, answers no
-  /// boxes. Accepts 8-bit images with 1, 3 or 4 channels; step_failed otherwise.
-  result<std::vector<detection>> people(const cv::Mat& image, const people_settings& settings);
+  /// boxes. Accepts 8-bit images with 1, 3 or 4 channels; step_failed otherwise. The pyramid is
+  /// searched level by level, as cv::HOGDescriptor::detectMultiScale does it and with the same
+  /// boxes, so that a due `stop` (the deadline passed, the client left) ends it between two
+  /// levels, failing with its reason.
+  result<std::vector<detection>> people(const cv::Mat& image, const people_settings& settings,
+                                        const work_stop& stop = {});
 
   /// Objects with a cascade. An image with nothing in it, or smaller than the cascade's window,
   /// answers no boxes. Accepts 8-bit images with 1, 3 or 4 channels; step_failed otherwise, and

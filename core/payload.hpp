@@ -7,6 +7,9 @@
 // the HTTP request's body and `owner` keeps the request alive. A payload never crosses a node
 // boundary: it is deliberately not serializable.
 
+#include "core/work_stop.hpp"
+
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <opencv2/core/mat.hpp>
@@ -55,6 +58,11 @@ struct payload {
   /// The request's deadline: a stage drops an expired job, and a blocking call (the ML request)
   /// never waits past it.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// Set when the request's client closed its connection (the HTTP front-end watches it); null
+  /// when nobody is watched (a queued task, a job that came from another node).
+  std::shared_ptr<const std::atomic<bool>> client_gone;
+  /// When the work on this payload must stop (core/work_stop.hpp).
+  work_stop stop() const { return {deadline, client_gone}; }
   /// Set for a dry run: the stage actors record every step into it (core/dry_run.hpp).
   std::shared_ptr<dry_run_trace> trace;
 };

@@ -3,6 +3,19 @@
 #include "core/task_json.hpp"
 
 namespace imgproc {
+namespace {
+
+constexpr std::size_t max_title_characters = 200;
+
+/// Characters, not bytes: the JSON parser has already checked that the text is valid UTF-8.
+std::size_t utf8_length(const std::string& text) {
+  std::size_t count = 0;
+  for (unsigned char c : text)
+    count += (c & 0xC0) != 0x80; // every byte but a continuation byte starts a character
+  return count;
+}
+
+} // namespace
 
 result<pipeline_plan> plan_pipeline(const step_registry& registry, int id, std::string title,
                                     const std::vector<step_definition>& steps) {
@@ -77,13 +90,18 @@ result<pipeline_definition> parse_pipeline_definition(const step_registry& regis
       json["title"].get<std::string>().empty())
     return bad("title must be a non-empty string");
   def.title = json["title"].get<std::string>();
-  if (def.title.size() > 200)
-    return bad("title is longer than 200 characters");
+  if (utf8_length(def.title) > max_title_characters)
+    return bad("title is longer than " + std::to_string(max_title_characters) + " characters");
   if (json.contains("description")) {
     if (!json["description"].is_string())
       return bad("description must be a string");
     def.description = json["description"].get<std::string>();
   }
+  // PostgreSQL's text cannot hold a NUL: refused here, not found out by a failing write.
+  if (def.title.find('\0') != std::string::npos)
+    return bad("title must not contain a NUL character");
+  if (def.description.find('\0') != std::string::npos)
+    return bad("description must not contain a NUL character");
   if (!json.contains("steps") || !json["steps"].is_array())
     return bad("steps must be a list of {\"handler\": ..., \"params\": {...}}");
   if (json["steps"].size() > 100)

@@ -150,6 +150,9 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
       case param_type::string: {
         if (!value.is_string())
           return param_failure(spec, "must be a string");
+        // PostgreSQL cannot store a NUL in text or jsonb: refused here, not as a failed write.
+        if (value.get<std::string>().find('\0') != std::string::npos)
+          return param_failure(spec, "must not contain a NUL character");
         if (!spec.choices.empty()) {
           bool allowed = false;
           for (const auto& choice : spec.choices)
@@ -161,6 +164,9 @@ result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::js
             return param_failure(spec, "must be one of " + list + ", got " + value.dump());
           }
         }
+        if (spec.check)
+          if (auto refused = spec.check(value.get<std::string>()))
+            return param_failure(spec, "is refused: " + *refused);
         break;
       }
       case param_type::boolean:
@@ -298,10 +304,19 @@ status store_boxes(result<std::vector<detection>> found, bool scale_to_input, pa
   return std::nullopt;
 }
 
+/// The detect step's `url`: checked against the allow-list when a pipeline is saved.
+param_spec ml_url_param(const step_checks& checks) {
+  auto spec = string_param("url", "", {},
+                           "ML endpoint; empty means the service's --ml-url, otherwise it must be "
+                           "--ml-url or within one of --ml-allowed-urls");
+  spec.check = checks.ml_url;
+  return spec;
+}
+
 } // namespace
 
 void register_default_steps(step_registry& registry,
-                            std::shared_ptr<const cascade_library> cascades) {
+                            std::shared_ptr<const cascade_library> cascades, step_checks checks) {
   if (!cascades)
     cascades = cascade_library::installed();
   registry.add({"decode_jpeg",
@@ -331,7 +346,7 @@ void register_default_steps(step_registry& registry,
                                      ? corrupt_data::accept
                                      : corrupt_data::refuse;
                   return [target, damaged](stage_resources& res, payload& data) -> status {
-                    auto image = res.decoder->decode(data.bytes, target, damaged);
+                    auto image = res.decoder->decode(data.bytes, target, damaged, data.stop());
                     if (!image)
                       return image.error();
                     record_input_size(data, image.value(), target);
@@ -421,7 +436,7 @@ void register_default_steps(step_registry& registry,
        stage_kind::detect,
        value_kind::base64_text,
        value_kind::detection,
-       {string_param("url", "", {}, "ML endpoint; empty means the service's --ml-url"),
+       {ml_url_param(checks),
         integer_param("timeout_ms", 0, 0, 60000,
                       "timeout of one ML call; 0 means the service's --ml-timeout-ms"),
         number_param("min_confidence", 0, 0, 1, "boxes below this confidence count as not found")},
@@ -640,7 +655,8 @@ void register_default_steps(step_registry& registry,
            settings.boxes = read_box_filter(p);
            bool scale_to_input = p["scale_to_input"].get<bool>();
            return [=](stage_resources& res, payload& data) -> status {
-             return store_boxes(res.objects->people(data.image, settings), scale_to_input, data);
+             return store_boxes(res.objects->people(data.image, settings, data.stop()),
+                                scale_to_input, data);
            };
          }});
   }

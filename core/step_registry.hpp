@@ -47,6 +47,8 @@ struct param_spec {
   // Appended so that positional initialisers written before them stay valid.
   std::vector<double> allowed_numbers; ///< allowed values for an integer or number; empty: any
   bool odd = false;                    ///< integer: must be odd (kernel sizes)
+  /// A string's further check, beyond its choices: why the value is refused, or nullopt.
+  std::function<std::optional<std::string>(const std::string&)> check;
 };
 
 /// What a stage actor lends to the steps it runs.
@@ -87,11 +89,20 @@ private:
 /// names the parameter; unknown parameters are refused so that typos do not pass silently.
 result<nlohmann::json> validate_params(const step_kind& kind, const nlohmann::json& given);
 
+/// Checks of step parameters that depend on how this process is configured, so that a pipeline
+/// this process would refuse to run is refused when it is saved.
+struct step_checks {
+  /// Why a detect step's `url` is refused (refuse_ml_url with this process's --ml-url and
+  /// --ml-allowed-urls), or nullopt; unset: any url passes (the detector client checks it again).
+  std::function<std::optional<std::string>(const std::string& url)> ml_url;
+};
+
 /// Registers every built-in step kind: decode_jpeg, resize, normalize, encode_jpeg, base64, detect
 /// (the car-detection chain), grayscale, crop, letterbox, fit_within, flip, rotate,
 /// gaussian_blur, encode, and the local detectors detect_people and detect_cascade (whose
 /// `cascade` choices are the names `cascades` lists; with none installed it is not registered).
 void register_default_steps(step_registry& registry,
-                            std::shared_ptr<const cascade_library> cascades = nullptr);
+                            std::shared_ptr<const cascade_library> cascades = nullptr,
+                            step_checks checks = {});
 
 } // namespace imgproc

@@ -17,7 +17,8 @@
   const FETCH_TIMEOUT_MS = 5000;
   const RATE_WINDOW_MS = 10 * 1000; // rates and means span at least this much (see rateBase)
   const ACTOR_ORDER = ['pipeline', 'dispatcher', 'node', 'job_runner', 'image_worker',
-    'detector_client', 'local_detector', 'persistence', 'pipeline_catalog', 'pipeline_admin'];
+    'detector_client', 'local_detector', 'dry_run_detector', 'persistence', 'pipeline_catalog',
+    'pipeline_admin'];
   const STATE_ORDER = { up: 0, draining: 1, down: 2, left: 3 };
   const STATUS_CLASS_COLORS = { '2xx': '#16a34a', '3xx': '#0891b2', '4xx': '#d97706', '5xx': '#dc2626' };
   const OUTCOME_COLORS = { detected: '#16a34a', undetected: '#64748b', processed: '#2563eb',

@@ -17,6 +17,7 @@
     image: null,     // the uploaded File
     runTimer: null,
     runSeq: 0,       // the latest dry run sent; older answers are dropped
+    inflight: null,  // the AbortController of the dry run in flight
   };
 
   // --- helpers -----------------------------------------------------------------------------------
@@ -30,11 +31,11 @@
     return out;
   }
 
-  async function call(method, path, body) {
+  async function call(method, path, body, signal) {
     const json = body !== undefined && !(body instanceof FormData);
     const response = await fetch(path, {
       method, headers: headers(json), cache: 'no-store',
-      body: json ? JSON.stringify(body) : body,
+      body: json ? JSON.stringify(body) : body, signal,
     });
     let payload = null;
     try { payload = await response.json(); } catch (_) { /* not JSON */ }
@@ -219,8 +220,16 @@
   }
 
   // --- dry runs ------------------------------------------------------------------------------------
+  /** Cancels the dry run in flight, if any: after an edit its answer is of no use, and the
+   *  server stops its work when the connection closes (it would otherwise hold a dry-run slot). */
+  function cancelRun() {
+    if (state.inflight) state.inflight.abort();
+    state.inflight = null;
+  }
+
   function changed() {
     clearTimeout(state.runTimer);
+    cancelRun();
     state.runTimer = setTimeout(dryRun, RUN_DELAY_MS);
   }
 
@@ -232,12 +241,17 @@
     form.append('pipeline', JSON.stringify(definition()));
     $('run-state').textContent = 'running…';
     document.body.dataset.state = 'running';
+    cancelRun();
+    const controller = new AbortController();
+    state.inflight = controller;
     let answer;
     try {
-      answer = await call('POST', '/pipelines/dry-run', form);
+      answer = await call('POST', '/pipelines/dry-run', form, controller.signal);
     } catch (e) {
+      if (controller.signal.aborted) return; // cancelled by a newer edit, which runs its own
       answer = { status: 0, body: { detail: String(e) } };
     }
+    if (state.inflight === controller) state.inflight = null;
     if (seq !== state.runSeq) return; // a newer edit has its own run
     clearResults();
     if (answer.status === 200) {

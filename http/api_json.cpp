@@ -42,6 +42,8 @@ int http_status(error_code code) {
       return 503;
     case error_code::deadline_exceeded:
       return 504;
+    case error_code::client_gone:
+      return 499; // nginx's "client closed request": logged and counted, never sent
     case error_code::internal:
       return 500;
   }

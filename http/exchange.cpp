@@ -64,6 +64,9 @@ void finish(exchange& ex, const http_reply& reply, const char* content_type) {
     response.append_header(restinio::http_field::retry_after, reply.retry_after);
   if (!reply.location.empty())
     response.append_header(restinio::http_field::location, reply.location);
+  // RFC 9110: a 401 names the scheme that would be accepted.
+  if (reply.status == 401)
+    response.append_header(restinio::http_field::www_authenticate, "Bearer realm=\"imgproc\"");
   response.set_body(reply.body);
   response.done();
 }

@@ -21,9 +21,11 @@
 // after every earlier answer.
 
 #include "common/http_status.hpp"
+#include "http/client_watch.hpp"
 #include "http/request_guard.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -34,6 +36,7 @@
 #include <restinio/settings.hpp>
 #include <restinio/tls_fwd.hpp>
 #include <string>
+#include <sys/socket.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -144,8 +147,13 @@ public:
                        } catch (...) { // out of memory: RESTinio's caps still hold
                          return done(ec, length);
                        }
-                       if (!verdict.refused())
+                       if (!verdict.refused()) {
+                         if (st->guard.take_continue())
+                           send_continue(*st);
+                         if (st->guard.between_requests())
+                           watch_client(st, executor);
                          return done(ec, length);
+                       }
                        if (verdict.passed > 0) {
                          // Earlier requests end in this chunk: RESTinio gets them, answers them,
                          // and reads again; the refusal is written then, after their answers.
@@ -171,6 +179,15 @@ private:
     std::unique_ptr<char[]> drain_buffer; ///< allocated on a refusal only
     std::uint64_t drained = 0;
     std::uint64_t drain_limit = 0;
+    // The client's connection, watched while a request of it is handled (http/client_watch.hpp).
+    client_flag gone;
+    restinio::asio_ns::ip::tcp::endpoint peer;
+    bool watching = false;
+
+    ~state() {
+      if (gone)
+        client_watch::process().forget(peer, gone);
+    }
   };
   static constexpr std::size_t drain_buffer_bytes = 16384;
 
@@ -202,6 +219,50 @@ private:
   }
 
   static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+
+  /// Once a whole request is in, RESTinio reads no more until it has answered: waits for the
+  /// socket to become readable meanwhile, and if what is there is the end of the stream (or a
+  /// reset), the client has gone and its connection's flag is set. Data instead (a pipelined
+  /// request) ends the watch: RESTinio reads it in turn. Runs on the connection's strand.
+  template <typename Executor>
+  static void watch_client(const std::shared_ptr<state>& st, const Executor& executor) {
+    if (st->watching)
+      return;
+    try {
+      if (!st->gone) {
+        error_code ec;
+        st->peer = st->socket.remote_endpoint(ec);
+        if (ec)
+          return;
+        st->gone = client_watch::process().track(st->peer);
+      }
+      st->watching = true;
+      st->socket.async_wait(
+          socket_t::wait_read,
+          restinio::asio_ns::bind_executor(executor, [st](const error_code& ec) {
+            st->watching = false;
+            if (ec) // the socket was closed or cancelled: nothing to tell
+              return;
+            char byte;
+            auto n = ::recv(st->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+              st->gone->store(true);
+          }));
+    } catch (...) {
+      st->watching = false; // no memory for the wait: the work then runs to its deadline
+    }
+  }
+
+  /// The interim answer to `Expect: 100-continue`, written at once and in full: 25 bytes on a
+  /// connection with nothing else in flight (RESTinio writes only after the whole request is
+  /// read), so the socket's send buffer takes them without waiting. A failure is the client's
+  /// trouble: it sends its body after its own wait, as without this answer.
+  static void send_continue(state& st) noexcept {
+    static constexpr char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code ignored;
+    restinio::asio_ns::write(st.socket, restinio::asio_ns::buffer(interim, sizeof interim - 1),
+                             ignored);
+  }
 
   static std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
     return a > no_limit - b ? no_limit : a + b;

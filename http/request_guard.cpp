@@ -58,6 +58,9 @@ void request_guard::start_request() {
   other_framing_ = false;
   value_pending_ = false;
   body_left_ = 0;
+  expect_.clear();
+  expects_continue_ = false;
+  continue_due_ = false;
   state_ = state::method;
 }
 
@@ -86,6 +89,9 @@ void request_guard::end_of_name() {
   } else if (name == "transfer-encoding" || name == "upgrade") {
     other_framing_ = true;
     field_ = name == "upgrade" ? field::upgrade : field::transfer_encoding;
+  } else if (name == "expect") {
+    field_ = field::expect;
+    expect_.clear();
   } else {
     field_ = field::other;
   }
@@ -107,6 +113,8 @@ bool request_guard::count_value_byte() {
 bool request_guard::value_byte(char c) {
   if (!count_value_byte())
     return false;
+  if (field_ == field::expect && expect_.size() < 16)
+    expect_ += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   if (field_ != field::content_length)
     return true;
   // http_parser's rules: digits, then only spaces; no sign, no tab, nothing else.
@@ -141,6 +149,12 @@ bool request_guard::end_of_value() {
                     " bytes or longer" + limit_text(limits_.service_header_bytes, " header bytes"));
     return false;
   }
+  if (field_ == field::expect) {
+    std::string_view value{expect_};
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+      value.remove_suffix(1);
+    expects_continue_ = value == "100-continue";
+  }
   if (field_ != field::content_length)
     return true;
   if (!length_digits_) { // an empty Content-Length: http_parser refuses it
@@ -170,6 +184,7 @@ bool request_guard::end_of_head() {
   }
   body_left_ = has_length_ ? length_ : 0; // a request without Content-Length has no body
   state_ = body_left_ > 0 ? state::body : state::between;
+  continue_due_ = expects_continue_ && body_left_ > 0;
   return true;
 }
 
@@ -192,6 +207,8 @@ guard_verdict request_guard::feed(std::string_view chunk) {
     }
     if (state_ == state::body) {
       auto take = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, n - i));
+      if (take > 0)
+        continue_due_ = false; // the client did not wait for it
       body_left_ -= take;
       i += take;
       if (body_left_ == 0) {

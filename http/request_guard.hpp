@@ -61,6 +61,17 @@ public:
   const std::string& method() const { return method_; }
   /// The Content-Length of the request being read (or refused) so far; 0 if none is known.
   std::uint64_t content_length() const { return has_length_ ? length_ : 0; }
+  /// True between requests: every request so far was read whole (its body included), and nothing
+  /// of another one has come yet.
+  bool between_requests() const { return state_ == state::between; }
+  /// True once after a head that asked `Expect: 100-continue` and was accepted, while none of
+  /// its body has arrived: the socket answers `100 Continue` then (RESTinio does not), so that a
+  /// client waiting for it (curl and libcurl do, for a second) sends the body at once.
+  bool take_continue() {
+    bool due = continue_due_;
+    continue_due_ = false;
+    return due;
+  }
 
 private:
   enum class state : unsigned char {
@@ -81,7 +92,7 @@ private:
     passthrough,      ///< no longer following: everything passes
     refused,          ///< a request was refused: the connection is done
   };
-  enum class field : unsigned char { other, content_length, transfer_encoding, upgrade };
+  enum class field : unsigned char { other, content_length, transfer_encoding, upgrade, expect };
 
   void start_request();
   void end_of_name();
@@ -119,6 +130,9 @@ private:
   /// A value's line ended; the next line may still continue it (a folded line).
   bool value_pending_ = false;
   std::uint64_t body_left_ = 0;
+  std::string expect_; ///< the Expect value, lowercased, its first 16 bytes
+  bool expects_continue_ = false;
+  bool continue_due_ = false;
 };
 
 } // namespace imgproc

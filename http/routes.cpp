@@ -91,4 +91,11 @@ bool is_known_path(std::string_view path) {
   return false;
 }
 
+bool is_literal_route_path(std::string_view path) {
+  for (const auto& route : api_routes())
+    if (route.path == path && route.path.find('{') == std::string::npos)
+      return true;
+  return false;
+}
+
 } // namespace imgproc

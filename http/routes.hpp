@@ -32,4 +32,9 @@ std::string express_path(std::string_view openapi_path);
 /// (a known path with the wrong method) from 404.
 bool is_known_path(std::string_view path);
 
+/// Whether a route whose path has no parameter is exactly `path` (`/pipelines/dry-run`): a
+/// request for it that the router matched to a parameter route (`GET /pipelines/{id}`) meant it,
+/// with a method it does not serve.
+bool is_literal_route_path(std::string_view path);
+
 } // namespace imgproc

@@ -145,6 +145,8 @@ struct http_server::impl {
       }
       if (auto refused = refuse_oversized(req))
         answer_now(ex, failure_reply(*refused));
+      else if (route.path.find('{') != std::string::npos && meant_a_literal_route(req))
+        not_found_or_not_allowed(ex, req);
       else if (route.gateway_only && !service)
         answer_now(ex, {404, to_text(error_body("a worker node serves only /metrics and /health; "
                                                 "send requests to its gateway"))});
@@ -185,10 +187,22 @@ struct http_server::impl {
   }
 
   static void not_found_or_not_allowed(handler_context& call) {
-    auto path = call.req->header().path();
+    not_found_or_not_allowed(call.ex, call.req);
+  }
+
+  static void not_found_or_not_allowed(const exchange_ptr& ex,
+                                       const restinio::request_handle_t& req) {
+    auto path = req->header().path();
     bool known = is_known_path(std::string_view{path.data(), path.size()});
-    answer_now(call.ex, {known ? 405 : 404,
-                         to_text(error_body(known ? "Method Not Allowed" : "Not Found"))});
+    answer_now(
+        ex, {known ? 405 : 404, to_text(error_body(known ? "Method Not Allowed" : "Not Found"))});
+  }
+
+  /// `GET /pipelines/dry-run` reaches `GET /pipelines/{id}` with the id "dry-run"; the client
+  /// meant the dry-run route, which takes POST only: 405, not "the id must be a number".
+  static bool meant_a_literal_route(const restinio::request_handle_t& req) {
+    auto path = req->header().path();
+    return is_literal_route_path(std::string_view{path.data(), path.size()});
   }
 };
 

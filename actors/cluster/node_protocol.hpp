@@ -19,6 +19,7 @@
 #include "actors/messages.hpp"
 #include "core/task_json.hpp"
 
+#include <atomic>
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/deserializer.hpp>
@@ -97,6 +98,9 @@ struct node_job {
   /// Within one process, the plan itself, so that the node runs it as it is. Never serialized:
   /// a worker node plans steps_json with its own registry (cached per pipeline version).
   plan_ptr plan;
+  /// Within one process, the client's connection flag (core/work_stop.hpp): the work stops when
+  /// it leaves. Never serialized: a worker node elsewhere stops at the deadline.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_job& x) {

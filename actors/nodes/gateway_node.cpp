@@ -98,6 +98,7 @@ struct gateway_node::impl {
         settings.capacity > 0 ? admission_state::accepting : admission_state::no_nodes);
     sweeper = spawn_task_sweeper(*system, services, settings.sweep);
     services->async_queue_limit = settings.async_queue_limit;
+    services->budget = settings.stages.budget;
     services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3,
                                                       services->admission, services->refused});
     if (settings.capacity > 0) {

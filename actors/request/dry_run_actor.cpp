@@ -58,12 +58,15 @@ void run(pointer self, plan_ptr plan) {
   auto& st = self->state;
   if (st.answered)
     return;
+  if (auto estimate = plan_budget(*plan, st.request.image, st.services->budget); !estimate)
+    return finish(self, estimate.error());
   node_job job;
   job.pipeline_id = plan->id;
   job.pipeline_version = plan->version;
   job.steps_json = plan->steps_json;
   job.plan = plan;
   job.image = shared_bytes{st.request.owner, st.request.image};
+  job.client_gone = st.request.client_gone;
   job.time_left_ms = time_left(self).count();
   job.trace = true;
   if (st.services->dispatcher_meter)

@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <malloc.h>
 
 namespace imgproc {
 namespace {
@@ -20,6 +21,9 @@ struct job_runner_state {
   caf::typed_response_promise<node_result> promise;
   load_ptr jobs; ///< the node's running jobs, counted down when the runner ends
   meter_ptr meter;
+  /// The job holds more than glibc maps on its own (main.cpp sets the threshold for speed): what
+  /// it freed stays in the heaps unless given back when it ends.
+  bool give_memory_back = false;
 
   job_runner_state() = default;
   job_runner_state(const job_runner_state&) = delete;
@@ -49,13 +53,28 @@ std::string steps_name(const pipeline_plan& plan, std::size_t first, std::size_t
 }
 
 /// Where the run of steps starting at `first` ends: the next step that another pool runs.
-std::size_t run_end(stage_pools& pools, const pipeline_plan& plan, std::size_t first) {
-  auto* pool = &pools.pool_for(plan.steps[first].kind->stage);
+std::size_t run_end(stage_pools& pools, const pipeline_plan& plan, std::size_t first,
+                    bool dry_run) {
+  auto* pool = &pools.pool_for(plan.steps[first].kind->stage, dry_run);
   std::size_t end = first + 1;
-  while (end < plan.steps.size() && &pools.pool_for(plan.steps[end].kind->stage) == pool)
+  while (end < plan.steps.size() && &pools.pool_for(plan.steps[end].kind->stage, dry_run) == pool)
     ++end;
   return end;
 }
+
+/// Ends the runner; after a large job, gives the freed memory back to the system (malloc_trim
+/// returns the free pages inside every thread's heap, which glibc keeps otherwise).
+void end_job(pointer self) {
+  auto& st = self->state;
+  st.job.data.reset();
+  if (st.give_memory_back)
+    malloc_trim(0);
+  self->quit();
+}
+
+/// Bytes above which a job's memory is given back when it ends (glibc's mmap threshold, set in
+/// app/main.cpp): free chunks smaller than that stay inside the heaps otherwise.
+constexpr std::uint64_t trim_above_bytes = 16ull << 20;
 
 void run_step(pointer self, std::size_t index) {
   auto& st = self->state;
@@ -69,13 +88,15 @@ void run_step(pointer self, std::size_t index) {
     if (data.trace)
       result.trace_json = to_text(data.trace->steps);
     st.promise.deliver(std::move(result));
-    self->quit();
+    end_job(self);
     return;
   }
   // Consecutive steps of one pool (decode and the transforms after it) go as one message: one
   // hop for the whole run, which the worker does back to back on its thread.
-  std::size_t end = run_end(*st.pools, plan, index);
-  auto& pool = st.pools->pool_for(plan.steps[index].kind->stage);
+  // A dry run (it records a trace) runs its detectors on the dry-run detectors.
+  bool dry_run = st.job.data->trace != nullptr;
+  std::size_t end = run_end(*st.pools, plan, index, dry_run);
+  auto& pool = st.pools->pool_for(plan.steps[index].kind->stage, dry_run);
   auto timeout = time_left(self); // before the payload moves into the job
   stage_job job{st.job.plan, index, std::move(st.job.data), end - index};
   self->request(pool.pick(), timeout, run_atom::value, std::move(job))
@@ -89,7 +110,7 @@ void run_step(pointer self, std::size_t index) {
                 // Not the step's failure but this node's (a stage actor gone while the node shuts
                 // down): passed on as CAF's error, so the dispatcher sends the job elsewhere.
                 self->state.promise.deliver(std::move(err));
-                self->quit();
+                end_job(self);
                 return;
               }
               if (err == caf::sec::request_timeout) {
@@ -101,7 +122,7 @@ void run_step(pointer self, std::size_t index) {
               } else {
                 self->state.promise.deliver(std::move(err));
               }
-              self->quit();
+              end_job(self);
             }));
 }
 
@@ -120,10 +141,19 @@ job_runner_actor::behavior_type job_runner(pointer self, pools_ptr pools, std::s
                 if (!job.plan || !job.data || job.plan->steps.empty()) {
                   st.promise.deliver(
                       to_caf_error(make_failure(error_code::internal, "malformed job")));
-                  self->quit();
+                  end_job(self);
                   return st.promise;
                 }
                 st.job = std::move(job);
+                // This node's own limits, before any work: a gateway with other settings (or
+                // none: a job sent by an older one) must not make it run more than they allow.
+                auto estimate = plan_budget(*st.job.plan, st.job.data->bytes, st.pools->budget);
+                if (!estimate) {
+                  st.promise.deliver(to_caf_error(estimate.error()));
+                  end_job(self);
+                  return st.promise;
+                }
+                st.give_memory_back = estimate->peak_bytes > trim_above_bytes;
                 run_step(self, 0);
                 return st.promise;
               }),

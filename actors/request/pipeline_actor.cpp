@@ -224,6 +224,7 @@ void run_steps(pointer self) {
   job.steps_json = st.plan->steps_json;
   job.plan = st.plan; // used as it is when the job runs in this process
   job.image = shared_bytes{st.request.owner, st.request.image};
+  job.client_gone = st.request.client_gone;
   job.time_left_ms = time_left(self).count();
   // The dispatcher answers by the deadline plus a 250 ms grace; this timeout is a backstop that
   // still leaves the final row write time before RESTinio's own limit (app/settings.cpp).
@@ -300,6 +301,9 @@ void on_plan(pointer self, plan_ptr plan) {
   if (st.phase != pipeline_phase::loading)
     return; // the deadline passed while loading; the actor is closing the claimed row
   st.plan = std::move(plan);
+  // Before the task row and any image work: a request over its budget is refused outright.
+  if (auto estimate = plan_budget(*st.plan, st.request.image, st.services->budget); !estimate)
+    return fail(self, estimate.error());
   switch (st.mode) {
     case pipeline_mode::run:
       return create_task(self);

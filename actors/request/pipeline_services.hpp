@@ -8,6 +8,7 @@
 #include "actors/stages/worker_pool.hpp"
 #include "actors/storage/persistence_actor.hpp"
 #include "actors/storage/pipeline_catalog_actor.hpp"
+#include "core/request_budget.hpp"
 
 #include <atomic>
 #include <caf/actor.hpp>
@@ -50,6 +51,8 @@ struct pipeline_services {
   /// claim_atom), so it need not wait for its next poll.
   int async_queue_limit = 10000;
   async_runner_actor async_runner;
+  /// What one request may cost: checked when its plan is known, before any of its work.
+  budget_limits budget;
 };
 
 using services_ptr = std::shared_ptr<pipeline_services>;

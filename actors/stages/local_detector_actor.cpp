@@ -5,9 +5,9 @@
 
 namespace imgproc {
 
-stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load) {
+stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load, const char* name) {
   return spawn_stage(
-      sys, {stage_kind::local_detect}, "local_detector",
+      sys, {stage_kind::local_detect}, name,
       [] {
         auto tools = owning<object_detectors>(&stage_resources::objects);
         tools.resources.objects->set_observer(

@@ -17,6 +17,9 @@
 
 namespace imgproc {
 
-stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load);
+/// `name` is the actor kind in the metrics: "local_detector", or "dry_run_detector" for the
+/// detectors that only dry runs use.
+stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load,
+                                 const char* name = "local_detector");
 
 } // namespace imgproc

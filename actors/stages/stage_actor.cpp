@@ -25,9 +25,12 @@ status run_one_step(const pipeline_plan& plan, std::size_t index, stage_resource
   auto named = [&](error_code code, const std::string& detail) {
     return make_failure(code, step_name(plan, index) + ": " + detail);
   };
-  if (std::chrono::steady_clock::now() >= data.deadline)
-    // The requester has already answered 504: do not spend a core or an ML call on it.
-    return named(error_code::deadline_exceeded, "the request ran out of time before this step");
+  if (auto stop = data.stop(); stop.due()) {
+    // The requester has answered 504, or nobody waits for the answer: do not spend a core or an
+    // ML call on it.
+    auto why = stop.reason("before this step");
+    return named(why.code, why.detail);
+  }
   try {
     cv::Mat before = data.trace ? data.image : cv::Mat{}; // shared, not copied
     auto start = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@ namespace imgproc {
 
 pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settings) {
   auto pools = std::make_shared<stage_pools>();
+  pools->budget = settings.budget;
   pools->images.set_meter(actor_meter_for("image_worker"));
   pools->detectors.set_meter(actor_meter_for("detector_client"));
   pools->local_detectors.set_meter(actor_meter_for("local_detector"));
@@ -29,11 +30,17 @@ pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settin
     auto load = std::make_shared<load_counter>();
     pools->local_detectors.add(spawn_local_detector(sys, load), load);
   }
+  pools->dry_run_detectors.set_meter(actor_meter_for("dry_run_detector"));
+  for (std::size_t i = 0; i < std::max<std::size_t>(settings.dry_run_detectors, 1); ++i) {
+    auto load = std::make_shared<load_counter>();
+    pools->dry_run_detectors.add(spawn_local_detector(sys, load, "dry_run_detector"), load);
+  }
   return pools;
 }
 
 void stop_stage_pools(stage_pools& pools) {
-  for (auto* pool : {&pools.images, &pools.detectors, &pools.local_detectors})
+  for (auto* pool :
+       {&pools.images, &pools.detectors, &pools.local_detectors, &pools.dry_run_detectors})
     for (const auto& worker : pool->workers())
       caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }

@@ -8,6 +8,7 @@
 #include "actors/stages/worker_pool.hpp"
 #include "core/detector_client.hpp"
 #include "core/jpeg_decoder.hpp"
+#include "core/request_budget.hpp"
 
 #include <caf/fwd.hpp>
 #include <cstddef>
@@ -19,21 +20,28 @@ struct stage_settings {
   std::size_t image_workers = 2;     ///< image worker actors (scheduler threads)
   std::size_t detector_clients = 16; ///< detached ML clients = concurrent ML calls
   std::size_t local_detectors = 2;   ///< detached local detector actors (HOG, cascades)
+  /// Local detector actors of their own for dry runs: a dry run never waits for, nor holds up,
+  /// the detectors production requests use.
+  std::size_t dry_run_detectors = 1;
   detector_settings detector;
   jpeg_decoder_settings decoder;
+  /// What one request may cost (checked before its work starts, by the gateway and again here).
+  budget_limits budget;
 };
 
 struct stage_pools {
   worker_pool<stage_actor> images; ///< decode and transform steps
   worker_pool<stage_actor> detectors;
-  worker_pool<stage_actor> local_detectors; ///< local_detect steps
+  worker_pool<stage_actor> local_detectors;   ///< local_detect steps
+  worker_pool<stage_actor> dry_run_detectors; ///< local_detect steps of dry runs
+  budget_limits budget; ///< this node's own limits, checked again when a job arrives
 
-  worker_pool<stage_actor>& pool_for(stage_kind stage) {
+  worker_pool<stage_actor>& pool_for(stage_kind stage, bool dry_run = false) {
     switch (stage) {
       case stage_kind::detect:
         return detectors;
       case stage_kind::local_detect:
-        return local_detectors;
+        return dry_run ? dry_run_detectors : local_detectors;
       default:
         return images;
     }

@@ -3,6 +3,7 @@
 // task. Both need the admin token when one is set (the server's chain checks it).
 
 #include "core/upload.hpp"
+#include "http/client_watch.hpp"
 #include "http/handlers/handlers.hpp"
 #include "http/upload_parser.hpp"
 
@@ -29,6 +30,7 @@ void run_dry(handler_context& call, int pipeline_id) {
   work.image = upload->image;
   work.owner = req; // keeps the body, and so `image`, alive
   work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
+  work.client_gone = client_watch::process().find(req->remote_endpoint());
   work.request_id = ex->id;
   if (pipeline_id != 0)
     ex->pipeline_id = pipeline_id;

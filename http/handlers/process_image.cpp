@@ -2,6 +2,7 @@
 // to the service, which answers the task (or 202 for ?async=true).
 
 #include "core/jpeg_decoder.hpp"
+#include "http/client_watch.hpp"
 #include "http/handlers/handlers.hpp"
 #include "http/upload_parser.hpp"
 
@@ -42,6 +43,14 @@ void process_image(handler_context& call) {
       req->header().query());
   if (!query)
     return answer_bad_request(ex, "malformed query string");
+  // Twice is ambiguous, as a repeated form field is: refused, not read as the first.
+  for (const char* name : {"pipeline_id", "async"}) {
+    std::size_t times = 0;
+    for (const auto& [key, value] : *query)
+      times += key == name;
+    if (times > 1)
+      return answer_bad_request(ex, std::string{name} + " is given more than once in the query");
+  }
   std::optional<std::string_view> query_id;
   if (query->has("pipeline_id")) {
     auto value = (*query)["pipeline_id"];
@@ -77,6 +86,9 @@ void process_image(handler_context& call) {
   work.image = upload->image;
   work.owner = req; // keeps the body, and so `image`, alive
   work.deadline = std::chrono::steady_clock::now() + settings.request_timeout;
+  // A queued task runs whether its client stays or not; a run now stops when its client leaves.
+  if (!async)
+    work.client_gone = client_watch::process().find(req->remote_endpoint());
   work.async = async;
   call.service->process(std::move(work), answer_to<task_answer>(ex));
 }

@@ -202,6 +202,19 @@ try {
   if (later.banner) fail(`the error banner is shown: ${later.banner}`);
   if (summary.page_errors.length) fail(`script errors on the page: ${summary.page_errors.join('; ')}`);
 
+  // The per-route table stays in its own cell: it once spilled over the "tasks / s" chart.
+  summary.layout = await page.evaluate(() => {
+    const box = (id) => document.getElementById(id).getBoundingClientRect();
+    const table = box('routes');
+    const chart = box('chart-tasks');
+    const cell = document.getElementById('routes').parentElement.getBoundingClientRect();
+    return { table_right: table.right, cell_right: cell.right, chart_left: chart.left,
+      overlap: table.right > chart.left + 0.5 && table.left < chart.right &&
+        table.bottom > chart.top && table.top < chart.bottom && cell.right > chart.left + 0.5 };
+  });
+  if (summary.layout.overlap)
+    fail(`the route table overlaps the tasks chart: ${JSON.stringify(summary.layout)}`);
+
   summary.ok = true;
   exitCode = 0;
 } catch (e) {

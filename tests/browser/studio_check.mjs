@@ -119,6 +119,48 @@ try {
   summary.saved_version = await page.evaluate(() => Number(document.body.dataset.savedVersion));
   summary.version_choices = await page.$$eval('#version option', (o) => o.map((e) => e.value));
 
+  // An edit while a dry run is in flight cancels it: its answer is of no use any more. The first
+  // run is held here (page.route) until the second edit, so that it is surely in flight then.
+  log('an edit cancels the dry run in flight');
+  summary.aborted_dry_runs = 0;
+  page.on('requestfailed', (r) => {
+    if (r.url().endsWith('/pipelines/dry-run') && /ABORTED/i.test(r.failure()?.errorText || ''))
+      summary.aborted_dry_runs += 1;
+  });
+  let releaseHeld;
+  const held = new Promise((resolve) => { releaseHeld = resolve; });
+  let heldOne = false;
+  await page.route('**/pipelines/dry-run', async (route) => {
+    if (heldOne) return route.continue();
+    heldOne = true;
+    await held;
+    await route.continue().catch(() => {}); // the page may have cancelled it meanwhile
+  });
+  await page.fill('.step[data-index="2"] input[name="width"]', '150');
+  await page.waitForFunction(() => document.body.dataset.state === 'running', null,
+    { timeout: waitMs });
+  before = await runs();
+  await page.fill('.step[data-index="2"] input[name="width"]', '140');
+  await page.waitForFunction(([n]) => Number(document.body.dataset.runs) > n &&
+    document.body.dataset.state === 'ok' &&
+    document.querySelector('.step[data-index="2"] .preview').dataset.width === '140',
+  [before], { timeout: waitMs });
+  releaseHeld();
+  await page.unroute('**/pipelines/dry-run');
+  summary.banner_after_cancel = await page.$eval('#banner', (b) => (b.hidden ? '' : b.textContent));
+  if (summary.aborted_dry_runs < 1) throw new Error('the dry run in flight was not cancelled');
+  if (summary.banner_after_cancel) throw new Error(`banner: ${summary.banner_after_cancel}`);
+
+  // A 200-character title keeps the page as wide as the window.
+  log('a long title');
+  await page.fill('#title', 'long-title-'.repeat(18).slice(0, 200));
+  await page.click('#save-new');
+  await page.waitForFunction(() => document.body.dataset.saved === '2', null, { timeout: waitMs });
+  summary.page_width = await page.evaluate(() => document.documentElement.scrollWidth);
+  summary.window_width = await page.evaluate(() => window.innerWidth);
+  if (summary.page_width > summary.window_width)
+    throw new Error(`a long title makes the page ${summary.page_width} px wide`);
+
   if (summary.page_errors.length) throw new Error(`page errors: ${summary.page_errors.join('; ')}`);
   if (summary.foreign_requests.length)
     throw new Error(`requests to other hosts: ${summary.foreign_requests.join(', ')}`);

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/objdetect.hpp>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace imgproc {
@@ -77,6 +79,56 @@ TEST_F(object_detectors_test, hog_finds_the_man_in_basketball1_as_the_best_box) 
   ASSERT_EQ(found->size(), 1u) << text(*found);
   EXPECT_GT(overlap(found->at(0), {0, 65, 187, 415}), 0.8);
   EXPECT_EQ(found->at(0).class_id, 7);
+}
+
+// people() searches the pyramid level by level (so that a deadline can stop it) instead of one
+// cv::HOGDescriptor::detectMultiScale call: the boxes must be exactly OpenCV's.
+TEST_F(object_detectors_test, hog_by_level_finds_exactly_what_opencv_finds) {
+  cv::HOGDescriptor hog;
+  hog.setSVMDetector(cv::HOGDescriptor::getDefaultPeopleDetector());
+  auto sorted = [](std::vector<std::tuple<int, int, int, int>> boxes) {
+    std::sort(boxes.begin(), boxes.end());
+    return boxes;
+  };
+  int compared = 0;
+  for (const char* name : {"basketball1.png", "basketball2.png", "messi5.jpg", "fruits.jpg"}) {
+    cv::Mat image = photo(name);
+    for (double scale : {1.05, 1.2}) {
+      for (int stride : {8, 16}) {
+        for (int min_neighbors : {0, 2}) {
+          SCOPED_TRACE(std::string{name} + " scale " + std::to_string(scale) + " stride " +
+                       std::to_string(stride) + " min_neighbors " + std::to_string(min_neighbors));
+          std::vector<cv::Rect> rects;
+          std::vector<double> weights;
+          hog.detectMultiScale(image, rects, weights, 0, {stride, stride}, {16, 16}, scale,
+                               min_neighbors);
+          std::vector<std::tuple<int, int, int, int>> expected;
+          for (const auto& r : rects)
+            expected.emplace_back(r.x, r.y, r.width, r.height);
+          people_settings settings;
+          settings.scale_factor = scale;
+          settings.win_stride = stride;
+          settings.min_neighbors = min_neighbors;
+          settings.boxes.max_boxes = 100000;
+          auto found = detectors.people(image, settings);
+          ASSERT_TRUE(found) << found.error().detail;
+          std::vector<std::tuple<int, int, int, int>> got;
+          for (const auto& d : *found)
+            got.emplace_back(d.top_left_x, d.top_left_y, d.width, d.height);
+          EXPECT_EQ(sorted(got), sorted(expected)) << text(*found);
+          compared += static_cast<int>(expected.size());
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 10); // boxes were found, not only empty lists compared
+}
+
+TEST_F(object_detectors_test, a_passed_deadline_stops_hog_between_levels) {
+  auto passed = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  auto found = detectors.people(photo("basketball1.png"), {}, passed);
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().code, error_code::deadline_exceeded) << found.error().detail;
 }
 
 TEST_F(object_detectors_test, hog_finds_the_man_in_basketball2) {

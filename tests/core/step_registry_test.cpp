@@ -103,6 +103,51 @@ TEST_F(step_registry_test, image_steps_run_on_the_payload_in_place) {
   EXPECT_FALSE(data.text.empty());
 }
 
+// PostgreSQL cannot store a NUL in text or jsonb: such a definition failed as "database
+// unavailable" (503, Retry-After) when it was written.
+TEST_F(step_registry_test, a_nul_character_is_refused_in_parameters_title_and_description) {
+  for (
+      const char* body :
+      {R"({"title":"x","steps":[{"handler":"decode_jpeg"},{"handler":"encode","params":{"format":"p\u0000ng"}}]})",
+       R"({"title":"x\u0000","steps":[{"handler":"decode_jpeg"}]})",
+       R"({"title":"x","description":"a\u0000b","steps":[{"handler":"decode_jpeg"}]})"}) {
+    SCOPED_TRACE(body);
+    auto def = parse_pipeline_definition(registry, body);
+    ASSERT_FALSE(def);
+    EXPECT_NE(def.error().detail.find("NUL"), std::string::npos) << def.error().detail;
+  }
+}
+
+TEST_F(step_registry_test, the_title_limit_counts_characters) {
+  std::string title;
+  for (int i = 0; i < 200; ++i)
+    title += "\xc3\xa9";
+  auto body = [](const std::string& t) {
+    return R"({"title":")" + t + R"(","steps":[{"handler":"decode_jpeg"}]})";
+  };
+  EXPECT_TRUE(parse_pipeline_definition(registry, body(title)));
+  EXPECT_FALSE(parse_pipeline_definition(registry, body(title + "x")));
+}
+
+TEST(step_checks, the_ml_url_check_applies_when_a_pipeline_is_planned) {
+  step_registry registry;
+  register_default_steps(registry, nullptr,
+                         {[](const std::string& url) -> std::optional<std::string> {
+                           if (url.find('@') != std::string::npos)
+                             return "names a user";
+                           return std::nullopt;
+                         }});
+  auto steps = car_detection_steps();
+  steps.back().params["url"] = "http://a:1@b:2/";
+  auto plan = plan_pipeline(registry, 7, "x", steps);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().detail.find("step 6 (detect): parameter 'url' is refused: names a user"),
+            std::string::npos)
+      << plan.error().detail;
+  steps.back().params["url"] = "http://b:2/";
+  EXPECT_TRUE(plan_pipeline(registry, 7, "x", steps));
+}
+
 TEST_F(step_registry_test, pipeline_definitions_refuse_deep_nesting_before_parsing) {
   std::string body = R"({"title":"x","steps":[{"handler":"decode_jpeg","params":{"a":)";
   body += std::string(200000, '[') + std::string(200000, ']') + "}}]}";

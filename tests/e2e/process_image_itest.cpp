@@ -5,6 +5,7 @@
 #include "tests/support/fake_ml.hpp"
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -390,10 +391,12 @@ TEST(process_image, request_deadline_answers_504) {
 }
 
 TEST(process_image, ml_service_answering_garbage_answers_502) {
-  canned_server garbage{canned_server::ok_response("not json")};
+  canned_server garbage{canned_server::ok_response("internal-secret-42")};
   service_stack stack{with_args({"--ml-url=" + garbage.url()}, /*ml_mock=*/false)};
   auto detail = expect_ml_failure(stack);
   EXPECT_NE(detail.find("not a JSON array"), std::string::npos) << detail;
+  // What another host answered is never echoed: a detect url could be anything's.
+  EXPECT_EQ(detail.find("internal-secret-42"), std::string::npos) << detail;
   EXPECT_EQ(garbage.requests(), 1);
 
   // An HTTP error from the ML service is a 502 too.
@@ -402,6 +405,23 @@ TEST(process_image, ml_service_answering_garbage_answers_502) {
   stack.restart_imgproc({"--ml-url=" + failing.url()});
   detail = expect_ml_failure(stack);
   EXPECT_NE(detail.find("500"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("oops"), std::string::npos) << detail;
+}
+
+TEST(process_image, credentials_in_the_ml_url_are_never_shown) {
+  refusing_port dead;
+  auto with_credentials = "http://operator:hunter2secret@" + dead.url().substr(7);
+  service_stack stack{with_args({"--ml-url=" + with_credentials, "--ml-breaker-failures=1"},
+                                /*ml_mock=*/false)};
+  // Once for the failure itself, once more for the open circuit, which names the URL.
+  for (int i = 0; i < 2; ++i) {
+    auto detail = expect_ml_failure(stack); // also the stored error: it equals the answer
+    EXPECT_EQ(detail.find("hunter2secret"), std::string::npos) << detail;
+  }
+  std::ifstream log{stack.imgproc().stderr_path()};
+  std::string text{std::istreambuf_iterator<char>(log), {}};
+  EXPECT_NE(text.find("http://***@127.0.0.1:"), std::string::npos) << text; // the URL is logged
+  EXPECT_EQ(text.find("hunter2secret"), std::string::npos) << text;
 }
 
 } // namespace

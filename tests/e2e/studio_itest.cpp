@@ -44,6 +44,10 @@ TEST(studio, builds_tunes_and_saves_a_pipeline_in_a_browser) {
   EXPECT_EQ(summary["resize_preview_after"]["width"], 160) << line;
   EXPECT_EQ(summary["resize_preview_after"]["height"], 120) << line;
   EXPECT_EQ(summary["cards_after"][2], "gaussian_blur") << line;
+  // An edit while a dry run was in flight cancelled it, and the page stayed within the window
+  // with a 200-character title.
+  EXPECT_GE(summary.value("aborted_dry_runs", 0), 1) << line;
+  EXPECT_LE(summary.value("page_width", 1 << 20), summary.value("window_width", 0)) << line;
 
   // The saved version, read back through the API.
   ASSERT_EQ(summary["saved_id"], 1) << line;

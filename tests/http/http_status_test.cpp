@@ -34,6 +34,7 @@ TEST(errors, every_code_maps_to_its_documented_status_and_name) {
       {error_code::task_not_found, {404, "task_not_found"}},
       {error_code::shutting_down, {503, "shutting_down"}},
       {error_code::starting_up, {503, "starting_up"}},
+      {error_code::client_gone, {499, "client_gone"}},
   };
   for (const auto& [code, expected] : table) {
     EXPECT_EQ(http_status(code), expected.first) << expected.second;
@@ -56,7 +57,7 @@ TEST(errors, a_503_says_when_to_retry_and_other_failures_do_not) {
 }
 
 TEST(errors, only_the_service_side_codes_are_server_side) {
-  for (int raw = 1; raw <= static_cast<int>(error_code::starting_up); ++raw) {
+  for (int raw = 1; raw <= static_cast<int>(error_code::client_gone); ++raw) {
     auto code = static_cast<error_code>(raw);
     EXPECT_EQ(is_server_side(code), http_status(code) >= 500) << to_string(code);
   }

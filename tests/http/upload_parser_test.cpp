@@ -83,5 +83,18 @@ TEST(upload_parser, file_names_are_sanitized) {
   EXPECT_EQ(upload->filename, "evil.jpg");
 }
 
+// Browsers send a path's backslashes as they are; read as quoted-string escapes, `C:\x\y.jpg`
+// became `C:xy.jpg`. Only a backslash before a quote is an escape.
+TEST(upload_parser, a_windows_path_keeps_its_last_part) {
+  for (const std::string& sent : {std::string{"C:\\x\\y.jpg"}, std::string{"y.jpg"},
+                                  std::string{"C:\\Users\\me\\My \\\"car\\\".jpg"}}) {
+    SCOPED_TRACE(sent);
+    auto body = part("image_file", testing::gradient_jpeg(8, 8), sent) + close();
+    auto upload = parse_process_upload(content_type, body, std::string_view{"1"});
+    ASSERT_TRUE(upload);
+    EXPECT_EQ(upload->filename, sent.find("car") != std::string::npos ? "My \"car\".jpg" : "y.jpg");
+  }
+}
+
 } // namespace
 } // namespace imgproc

@@ -1,6 +1,9 @@
 #include "tests/support/images.hpp"
 
+#include <cstdio> // jpeglib.h needs FILE
+#include <cstdlib>
 #include <fstream>
+#include <jpeglib.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -110,6 +113,66 @@ std::string read_file(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+std::string progressive_jpeg(int width, int height, int singletons) {
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr err;
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &out, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(width);
+  cinfo.image_height = static_cast<JDIMENSION>(height);
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  std::vector<jpeg_scan_info> script;
+  jpeg_scan_info dc{};
+  dc.comps_in_scan = 3;
+  dc.component_index[0] = 0;
+  dc.component_index[1] = 1;
+  dc.component_index[2] = 2;
+  script.push_back(dc);
+  for (int c = 0; c < 3; ++c) {
+    if (c < singletons) {
+      for (int k = 1; k <= 63; ++k) {
+        jpeg_scan_info ac{};
+        ac.comps_in_scan = 1;
+        ac.component_index[0] = c;
+        ac.Ss = k;
+        ac.Se = k;
+        script.push_back(ac);
+      }
+    } else {
+      jpeg_scan_info ac{};
+      ac.comps_in_scan = 1;
+      ac.component_index[0] = c;
+      ac.Ss = 1;
+      ac.Se = 63;
+      script.push_back(ac);
+    }
+  }
+  cinfo.scan_info = script.data();
+  cinfo.num_scans = static_cast<int>(script.size());
+  cinfo.progressive_mode = TRUE;
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<unsigned char> row(static_cast<std::size_t>(width) * 3);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    for (int x = 0; x < width; ++x) {
+      row[3 * x] = static_cast<unsigned char>(x * 7 + cinfo.next_scanline);
+      row[3 * x + 1] = static_cast<unsigned char>(x ^ cinfo.next_scanline);
+      row[3 * x + 2] = static_cast<unsigned char>(cinfo.next_scanline * 3);
+    }
+    JSAMPROW rows[] = {row.data()};
+    jpeg_write_scanlines(&cinfo, rows, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string bytes{reinterpret_cast<char*>(out), size};
+  free(out);
+  return bytes;
 }
 
 } // namespace imgproc::testing

@@ -21,6 +21,12 @@ std::string sample_photo_jpeg(const std::string& name);
 /// A w x h baseline JPEG of gradients and stripes; the same seed gives the same bytes.
 std::string make_jpeg(int width, int height, int seed, int quality = 90);
 
+/// A valid three-channel progressive JPEG of `width` x `height` made by libjpeg from a custom
+/// scan script: one DC scan, then for each of the first `singletons` components one scan per AC
+/// coefficient (63), for the others one scan for all of them: 1 + 63 * singletons +
+/// (3 - singletons) scans. Each scan is a pass over the whole image when decoded.
+std::string progressive_jpeg(int width, int height, int singletons);
+
 /// A small valid PNG (not accepted by the service).
 std::string make_png(int width, int height, int seed);
 
