@@ -61,6 +61,8 @@ struct payload {
   /// Set when the request's client closed its connection (the HTTP front-end watches it); null
   /// when nobody is watched (a queued task, a job that came from another node).
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  /// A share of a limit the work holds while it runs (a dry-run slot): released with the payload.
+  std::shared_ptr<const void> work_slot;
   /// When the work on this payload must stop (core/work_stop.hpp).
   work_stop stop() const { return {deadline, client_gone}; }
   /// Set for a dry run: the stage actors record every step into it (core/dry_run.hpp).

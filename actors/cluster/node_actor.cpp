@@ -64,6 +64,7 @@ node_actor::behavior_type node(pointer self, pools_ptr pools,
                 data->deadline =
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(job.time_left_ms);
                 data->client_gone = std::move(job.client_gone);
+                data->work_slot = std::move(job.work_slot);
                 if (job.trace)
                   data->trace = std::make_shared<dry_run_trace>();
                 try {

@@ -101,6 +101,9 @@ struct node_job {
   /// Within one process, the client's connection flag (core/work_stop.hpp): the work stops when
   /// it leaves. Never serialized: a worker node elsewhere stops at the deadline.
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  /// Within one process, a share of a limit (a dry-run slot) that the work holds until it ends,
+  /// not only until its answer: a limit then counts running work. Never serialized.
+  std::shared_ptr<const void> work_slot;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_job& x) {

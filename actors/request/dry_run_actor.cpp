@@ -67,6 +67,7 @@ void run(pointer self, plan_ptr plan) {
   job.plan = plan;
   job.image = shared_bytes{st.request.owner, st.request.image};
   job.client_gone = st.request.client_gone;
+  job.work_slot = st.slot; // the slot is free again when the work has ended, not its answer
   job.time_left_ms = time_left(self).count();
   job.trace = true;
   if (st.services->dispatcher_meter)

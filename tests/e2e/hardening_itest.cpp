@@ -265,6 +265,35 @@ TEST(hardening, dry_runs_keep_to_their_own_detectors_and_stop_at_their_deadline)
   expect_healthy(stack);
 }
 
+// With --dry-run-limit=1 and a 3 s deadline, three dry runs were all admitted and all ran to the
+// end: the limit counted the dry-run actors, which end at their 504, not the work. The work now
+// holds the slot until it ends. A cascade is one OpenCV call that nothing stops (its size is
+// bounded by --max-detector-work instead), so it outlives a short deadline here.
+TEST(hardening, a_dry_run_holds_its_slot_until_its_work_has_ended) {
+  service_stack stack{
+      with_args({"--dry-run-limit=1", "--request-timeout-ms=1000",
+                 "--max-detector-work=100000000000", "--max-request-bytes=4294967296"})};
+  json long_cascade{
+      {"title", "long-cascade"},
+      {"steps", json::array({step("decode_jpeg"),
+                             step("detect_cascade", {{"cascade", "lbpcascade_frontalface"},
+                                                     {"scale_factor", 1.01}})})}};
+  json quick{{"title", "quick"}, {"steps", json::array({step("decode_jpeg"), step("encode")})}};
+  auto first = dry_run_inline(stack, make_jpeg(2000, 1500, 7), long_cascade);
+  EXPECT_EQ(first.status, 504) << first.body; // the cascade runs on
+  auto second = dry_run_inline(stack, make_jpeg(64, 64, 1), quick);
+  EXPECT_EQ(second.status, 503) << second.body;
+  EXPECT_NE(second.body.find("too many dry runs"), std::string::npos) << second.body;
+  // Once the cascade is done, the slot is free (bounded wait).
+  http_response later;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    later = dry_run_inline(stack, make_jpeg(64, 64, 1), quick);
+  } while (later.status == 503 && std::chrono::steady_clock::now() < give_up);
+  EXPECT_EQ(later.status, 200) << later.body;
+}
+
 /// A client's side of one connection, to see interim answers no HTTP library shows.
 class raw_connection {
 public:
