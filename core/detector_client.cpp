@@ -161,15 +161,19 @@ detector_client::detect(std::string_view base64_image, const std::string& url,
                         std::chrono::steady_clock::time_point deadline) {
   if (!curl_)
     return make_failure(error_code::internal, "libcurl could not be initialised");
-  // Checked when the pipeline was saved and again here: this node's allow-list may differ.
-  if (auto refused = refuse_ml_url(settings_.url, settings_.allowed_urls, url))
-    return make_failure(error_code::step_failed, *refused);
-  // What is called is the URL as libcurl's parser rebuilt it, the same parse that was checked.
-  auto parsed = parse_outbound_url(url.empty() ? settings_.url : url);
-  if (!parsed)
-    return make_failure(error_code::ml_unavailable,
-                        "the ML url is not usable: " + parsed.error().detail);
-  const std::string& target = parsed->text;
+  if (!checked_url_ || *checked_url_ != url) {
+    // Checked when the pipeline was saved and again here: this node's allow-list may differ.
+    if (auto refused = refuse_ml_url(settings_.url, settings_.allowed_urls, url))
+      return make_failure(error_code::step_failed, *refused);
+    // What is called is the URL as libcurl's parser rebuilt it, the same parse that was checked.
+    auto parsed = parse_outbound_url(url.empty() ? settings_.url : url);
+    if (!parsed)
+      return make_failure(error_code::ml_unavailable,
+                          "the ML url is not usable: " + parsed.error().detail);
+    checked_url_ = url;
+    checked_target_ = std::move(parsed->text);
+  }
+  const std::string& target = checked_target_;
   const auto limit = timeout.count() > 0 ? timeout : settings_.timeout;
   auto& registry = settings_.breakers ? *settings_.breakers : process_breakers();
   auto breaker = registry.get(target, settings_.breaker);

@@ -77,6 +77,10 @@ private:
   void* curl_ = nullptr; // CURL*, kept to reuse its connection
   ::curl_slist* headers_ = nullptr;
   std::string response_;
+  /// The url a step last named (empty: --ml-url) and the URL called for it: checked and parsed
+  /// once, not on every call (the settings do not change, and a pipeline rarely names one).
+  std::optional<std::string> checked_url_;
+  std::string checked_target_;
 };
 
 } // namespace imgproc

@@ -39,7 +39,7 @@ struct step_cost {
 using rule = std::function<step_cost(const nlohmann::json& params, const planned_value& in)>;
 
 /// The pixels of an image pyramid whose level i is the image divided by scale^i, kept while a
-/// window of window_w x window_h still fits, at most max_levels levels; and the largest level's.
+/// window of window_w x window_h still fits, at most max_levels levels.
 std::uint64_t pyramid_pixels(std::uint64_t w, std::uint64_t h, double scale, double window_w,
                              double window_h, int max_levels) {
   std::uint64_t total = 0;
@@ -166,7 +166,8 @@ result<budget_estimate> plan_budget(const pipeline_plan& plan, std::string_view 
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const auto& step = plan.steps[i];
     const auto& handler = step.kind->handler;
-    std::string where = "step " + std::to_string(i + 1) + " (" + handler + ")";
+    // Named only when refused: this runs for every request, twice (gateway and node).
+    auto where = [&] { return "step " + std::to_string(i + 1) + " (" + handler + ")"; };
     step_cost cost;
     if (handler == "decode_jpeg") {
       auto header = read_jpeg_header(upload);
@@ -180,23 +181,24 @@ result<budget_estimate> plan_budget(const pipeline_plan& plan, std::string_view 
       cost.output = image_of(w, h, 3);
     } else if (auto rule = rules().find(handler); rule != rules().end()) {
       if (!value.is_image && step.kind->input == value_kind::image)
-        return make_failure(error_code::internal, where + " takes an image the plan has not");
+        return make_failure(error_code::internal, where() + " takes an image the plan has not");
       cost = rule->second(step.params, value);
     } else {
       return make_failure(error_code::internal,
-                          where + ": no budget rule for this step kind (core/request_budget.cpp)");
+                          where() +
+                              ": no budget rule for this step kind (core/request_budget.cpp)");
     }
     auto pixels = cost.output.width * cost.output.height;
     if (cost.output.is_image && pixels > limits.max_image_pixels)
       return make_failure(error_code::image_too_large,
-                          where + " would make a " + std::to_string(cost.output.width) + "x" +
+                          where() + " would make a " + std::to_string(cost.output.width) + "x" +
                               std::to_string(cost.output.height) + " image, over the limit of " +
                               std::to_string(limits.max_image_pixels) +
                               " pixels (--max-image-pixels)");
     if (cost.detector_work > limits.max_detector_work)
       return make_failure(
           error_code::step_failed,
-          where + " would visit " + std::to_string(cost.detector_work) +
+          where() + " would visit " + std::to_string(cost.detector_work) +
               " pixels over its image pyramid, over the limit of " +
               std::to_string(limits.max_detector_work) +
               " (--max-detector-work): make its image smaller first (fit_within) or its "
@@ -205,7 +207,7 @@ result<budget_estimate> plan_budget(const pipeline_plan& plan, std::string_view 
     auto held = value.bytes + cost.output.bytes + cost.working_bytes;
     if (held > limits.max_request_bytes)
       return make_failure(error_code::image_too_large,
-                          where + " would hold " + mib(held) + " at once, over the limit of " +
+                          where() + " would hold " + mib(held) + " at once, over the limit of " +
                               mib(limits.max_request_bytes) + " (--max-request-bytes)");
     estimate.peak_bytes = std::max(estimate.peak_bytes, held);
     estimate.largest_image_pixels = std::max(estimate.largest_image_pixels, pixels);

@@ -89,6 +89,21 @@ TEST(detector_client, a_step_may_only_call_allowed_urls) {
   EXPECT_EQ(r.error().code, error_code::step_failed);
 }
 
+// The client checks a url once and remembers it; another url is checked anew, never let through
+// because the one before it was allowed.
+TEST(detector_client, a_url_checked_once_does_not_let_another_through) {
+  sequence_server ml{{empty_answer}};
+  auto settings = fake_settings(ml.url());
+  detector_client client{settings};
+  ASSERT_TRUE(client.detect("Zm9v", "", 0ms));
+  ASSERT_TRUE(client.detect("Zm9v", ml.url(), 0ms));
+  auto refused = client.detect("Zm9v", "http://169.254.169.254/latest", 0ms);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, error_code::step_failed);
+  EXPECT_TRUE(client.detect("Zm9v", "", 0ms));
+  EXPECT_EQ(ml.requests(), 3);
+}
+
 TEST(detector_client, a_transient_500_is_retried_and_then_succeeds) {
   sequence_server ml{{http_500, http_500, empty_answer}};
   detector_client client{fake_settings(ml.url())};
