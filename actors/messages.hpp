@@ -1,6 +1,8 @@
 #pragma once
 
-// Every atom and message type of the actor system, in one place.
+// Every atom of the actor system, and every message type that stays within a process, in one
+// place. The types that cross a node boundary are in cluster/node_protocol.hpp; the typed
+// interfaces that use these are in each folder's protocol.hpp.
 //
 // The payload-carrying types below are local-only on purpose: they hold cv::Mat images and views
 // into HTTP request bodies, so they are marked unsafe (not serializable). Should one ever be sent
@@ -47,6 +49,14 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
+
+// -- cluster: node links, membership and dispatch -----------------------------------------------
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 
 // -- timers -------------------------------------------------------------------------------------
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;

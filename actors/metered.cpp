@@ -1,7 +1,5 @@
 #include "actors/metered.hpp"
 
-#include "actors/cluster/node_protocol.hpp"
-
 #include <caf/local_actor.hpp>
 
 namespace imgproc {
@@ -31,15 +29,6 @@ meter_ptr actor_meter_for(const char* name) {
     return registry->actor(name);
   static const auto none = std::make_shared<no_meter>();
   return none;
-}
-
-void record_link(bool outbound, std::size_t bytes, double seconds) {
-  if (auto* registry = process_metrics()) {
-    if (outbound)
-      registry->link_out(bytes, seconds);
-    else
-      registry->link_in(bytes, seconds);
-  }
 }
 
 void count_running(caf::local_actor* self, const meter_ptr& meter) {

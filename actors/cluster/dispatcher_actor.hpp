@@ -20,7 +20,7 @@
 // was presumed dead but finished anyway) is ignored, so the requester gets exactly one answer.
 // Re-running is safe: nodes do not write task rows, the gateway's pipeline actor does, once.
 
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 
 #include <atomic>
 #include <caf/fwd.hpp>
@@ -33,15 +33,6 @@
 
 namespace imgproc {
 
-/// What the dispatcher would do with a new job, published after every change so that the HTTP
-/// side can refuse work at once, before a pipeline actor or a task row exists. A hint: the
-/// dispatcher still decides each job itself.
-enum class admission_state { accepting, no_nodes, full };
-using admission_ptr = std::shared_ptr<std::atomic<admission_state>>;
-/// Requests refused for want of capacity outside the dispatch table (refused up front, or with
-/// no node up); /cluster reports them with the table's own in `queue.rejected`.
-using refusal_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
-
 struct dispatcher_settings {
   std::string gateway_name;
   std::size_t queue_limit = 256;
@@ -51,16 +42,6 @@ struct dispatcher_settings {
       std::make_shared<std::atomic<admission_state>>(admission_state::no_nodes);
   refusal_counter refused = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
-
-/// The protocol above as a type: a wrong message is a compile error. The expiry message is the
-/// dispatcher's own timer; down messages of nodes arrive through its down handler.
-using dispatcher_actor =
-    caf::typed_actor<caf::replies_to<run_atom, node_job>::with<node_result>,
-                     caf::replies_to<join_atom, caf::actor, node_info>::with<std::string>,
-                     caf::replies_to<leave_atom, caf::actor>::with<bool>,
-                     caf::replies_to<status_atom>::with<cluster_view>,
-                     caf::replies_to<ping_atom>::with<bool>,
-                     caf::reacts_to<expire_atom, std::uint64_t>>;
 
 dispatcher_actor spawn_dispatcher(caf::actor_system& sys, dispatcher_settings settings);
 

@@ -13,7 +13,7 @@
 // Connecting blocks (CAF's remote_actor waits for the handshake), so the actor is detached.
 
 #include "actors/cluster/cluster.hpp"
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 
 #include <caf/fwd.hpp>
 #include <functional>
@@ -34,11 +34,6 @@ struct gateway_link_settings {
   /// Called with a one-line message each time the node has joined (the worker prints it).
   std::function<void(const std::string&)> on_joined;
 };
-
-/// The protocol above as a type; connect and metrics are its own timers.
-using gateway_link_actor =
-    caf::typed_actor<caf::reacts_to<connect_atom>, caf::reacts_to<metrics_atom>,
-                     caf::replies_to<leave_atom>::with<bool>>;
 
 gateway_link_actor spawn_gateway_link(caf::actor_system& sys, node_actor node,
                                       gateway_link_settings settings);

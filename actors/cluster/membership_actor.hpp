@@ -10,8 +10,7 @@
 ///                                           an actor that joined, under the name it joined as
 ///   fails:    whatever the dispatcher answers (bad_request for a malformed join)
 
-#include "actors/cluster/dispatcher_actor.hpp"
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 
 #include <caf/fwd.hpp>
 

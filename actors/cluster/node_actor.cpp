@@ -1,7 +1,7 @@
 #include "actors/cluster/node_actor.hpp"
 
+#include "actors/cluster/job_runner_actor.hpp"
 #include "actors/metered.hpp"
-#include "actors/request/job_runner_actor.hpp"
 #include "core/dry_run.hpp"
 #include "core/plan_cache.hpp"
 

@@ -12,7 +12,7 @@
 // Planning is cached by pipeline version (plan_cache), so a job costs one spawn and the steps.
 // Cheap and never blocking: runs on the scheduler.
 
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 #include "actors/stages/stage_pools.hpp"
 #include "core/step_registry.hpp"
 

@@ -38,15 +38,8 @@
 
 namespace imgproc {
 
-using join_atom = caf::atom_constant<caf::atom("join")>;
-using leave_atom = caf::atom_constant<caf::atom("leave")>;
-using status_atom = caf::atom_constant<caf::atom("status")>;
-using expire_atom = caf::atom_constant<caf::atom("expire")>;
-using connect_atom = caf::atom_constant<caf::atom("connect")>;
-using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
-
 /// Counts one message crossing a node link: payload bytes and (de)serialization time, in this
-/// process's metrics (caf_middleman_*). Defined in metered.cpp.
+/// process's metrics (caf_middleman_*). Defined in node_protocol.cpp.
 void record_link(bool outbound, std::size_t bytes, double seconds);
 
 /// Runs `apply` (the inspector over a message's fields) and, when the inspector is CAF's

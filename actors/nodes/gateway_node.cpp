@@ -96,7 +96,9 @@ struct gateway_node::impl {
     // start. Without one, nothing runs until a worker joins.
     services->admission = std::make_shared<std::atomic<admission_state>>(
         settings.capacity > 0 ? admission_state::accepting : admission_state::no_nodes);
-    sweeper = spawn_task_sweeper(*system, services, settings.sweep);
+    // The sweeper gets only the persistence pool; the aliasing pointer keeps the services alive.
+    sweeper = spawn_task_sweeper(*system, persistence_pool_ptr(services, &services->persistence),
+                                 settings.sweep);
     services->async_queue_limit = settings.async_queue_limit;
     services->budget = settings.stages.budget;
     services->dispatcher = spawn_dispatcher(*system, {settings.node_name, settings.queue_limit, 3,

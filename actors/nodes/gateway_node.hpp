@@ -11,8 +11,8 @@
 // joined through the cluster port (`imgproc gateway`, `imgproc worker --join`).
 
 #include "actors/cluster/cluster.hpp"
+#include "actors/request/async_runner_actor.hpp"
 #include "actors/stages/stage_pools.hpp"
-#include "actors/storage/async_runner_actor.hpp"
 #include "actors/storage/task_sweeper_actor.hpp"
 #include "core/image_service.hpp"
 #include "core/step_registry.hpp"

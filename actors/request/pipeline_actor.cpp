@@ -1,6 +1,6 @@
 #include "actors/request/pipeline_actor.hpp"
 
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 #include "common/log.hpp"
 
 #include <caf/actor_system.hpp>

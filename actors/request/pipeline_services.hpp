@@ -4,26 +4,17 @@
 // Built once at start-up (see gateway_node) and shared read-only; the persistence pool's counters
 // are atomic, so any pipeline actor on any scheduler thread may pick a worker.
 
-#include "actors/cluster/dispatcher_actor.hpp"
-#include "actors/stages/worker_pool.hpp"
-#include "actors/storage/persistence_actor.hpp"
-#include "actors/storage/pipeline_catalog_actor.hpp"
+#include "actors/cluster/protocol.hpp"
+#include "actors/request/protocol.hpp"
+#include "actors/storage/protocol.hpp"
+#include "actors/worker_pool.hpp"
 #include "core/request_budget.hpp"
 
 #include <atomic>
-#include <caf/actor.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
 #include <chrono>
 #include <memory>
 
 namespace imgproc {
-
-/// The async runner's protocol (actors/storage/async_runner_actor.hpp): a pipeline actor that
-/// queued a task says `claim`; a finished run says `done`; tick and requeue are its own timers.
-using async_runner_actor =
-    caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<claim_atom>,
-                     caf::reacts_to<done_atom, bool>, caf::reacts_to<requeue_atom>>;
 
 struct pipeline_services {
   /// Timeout of one database request. Independent of the request's deadline: a row write that

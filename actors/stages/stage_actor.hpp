@@ -8,8 +8,8 @@
 ///   fails:    the first failing step's failure as an `imgproc` error, its detail prefixed
 ///             "step N (handler): "; internal if the step threw
 
-#include "actors/messages.hpp"
-#include "actors/stages/worker_pool.hpp"
+#include "actors/stages/protocol.hpp"
+#include "actors/worker_pool.hpp"
 #include "core/step_registry.hpp"
 
 #include <caf/make_message.hpp>
@@ -23,8 +23,6 @@
 #include <utility>
 
 namespace imgproc {
-
-using stage_actor = caf::typed_actor<caf::replies_to<run_atom, stage_job>::with<payload_ptr>>;
 
 /// The stages one actor runs (an image worker runs decode and transform steps).
 class stage_set {

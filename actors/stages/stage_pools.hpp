@@ -5,7 +5,7 @@
 // are atomic, so job runners on any scheduler thread may pick a worker.
 
 #include "actors/stages/stage_actor.hpp"
-#include "actors/stages/worker_pool.hpp"
+#include "actors/worker_pool.hpp"
 #include "core/detector_client.hpp"
 #include "core/jpeg_decoder.hpp"
 #include "core/request_budget.hpp"

@@ -34,8 +34,8 @@
 // rows at a time. Each write is answered only after its row is committed. An idle actor flushes
 // a lone write at once; with `write_group` 1 each write is written as it arrives, no flush.
 
-#include "actors/messages.hpp"
-#include "actors/stages/worker_pool.hpp"
+#include "actors/storage/protocol.hpp"
+#include "actors/worker_pool.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
@@ -50,20 +50,6 @@ namespace imgproc {
 namespace db {
 class session;
 }
-
-using persistence_actor =
-    caf::typed_actor<caf::replies_to<create_atom, new_task>::with<std::int64_t>,
-                     caf::replies_to<finish_atom, task_outcome>::with<bool>,
-                     caf::replies_to<fail_atom, task_failure>::with<bool>,
-                     caf::replies_to<get_atom, std::int64_t>::with<task_record>,
-                     caf::replies_to<list_atom, task_filter>::with<task_page>,
-                     caf::replies_to<ping_atom>::with<std::string>,
-                     caf::replies_to<sweep_atom, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<enqueue_atom, new_queued_task>::with<std::int64_t>,
-                     caf::replies_to<claim_atom, std::int32_t>::with<claimed_batch>,
-                     caf::replies_to<release_atom, task_release>::with<bool>,
-                     caf::replies_to<requeue_atom, std::int32_t, std::int64_t>::with<std::int64_t>,
-                     caf::reacts_to<flush_atom>>;
 
 struct pending_task_writes;
 

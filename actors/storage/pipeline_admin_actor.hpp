@@ -14,7 +14,7 @@
 // transaction; the database's triggers bump the version and notify every process. Detached:
 // libpq blocks.
 
-#include "actors/messages.hpp"
+#include "actors/storage/protocol.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
@@ -28,13 +28,6 @@ namespace imgproc {
 namespace db {
 class session;
 }
-
-using pipeline_admin_actor =
-    caf::typed_actor<caf::replies_to<list_atom>::with<pipeline_list>,
-                     caf::replies_to<get_atom, int, int>::with<pipeline_record>,
-                     caf::replies_to<create_atom, pipeline_definition>::with<pipeline_record>,
-                     caf::replies_to<put_atom, int, pipeline_definition>::with<pipeline_record>,
-                     caf::replies_to<delete_atom, int>::with<pipeline_removal>>;
 
 struct pipeline_admin_state {
   static inline const char* name = "pipeline_admin";

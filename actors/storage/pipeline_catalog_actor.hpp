@@ -13,7 +13,7 @@
 // bounds staleness should a notification be lost. A burst of requests costs one query. A failed
 // load is not cached unless the pipeline itself is missing or invalid. Detached: libpq blocks.
 
-#include "actors/messages.hpp"
+#include "actors/storage/protocol.hpp"
 #include "core/step_registry.hpp"
 
 #include <caf/fwd.hpp>
@@ -30,9 +30,6 @@ namespace imgproc {
 namespace db {
 class session;
 }
-
-using pipeline_catalog_actor = caf::typed_actor<caf::replies_to<get_atom, int>::with<plan_ptr>,
-                                                caf::reacts_to<invalidate_atom, int>>;
 
 struct pipeline_catalog_settings {
   std::string dsn;

@@ -8,12 +8,12 @@
 namespace imgproc {
 namespace {
 
-caf::behavior task_sweeper(caf::event_based_actor* self, services_ptr services,
+caf::behavior task_sweeper(caf::event_based_actor* self, persistence_pool_ptr persistence,
                            sweep_settings settings) {
   self->delayed_send(self, settings.interval, sweep_atom::value);
   return {
-      [self, services, settings](sweep_atom) {
-        self->request(services->persistence.pick(), std::chrono::seconds(30), sweep_atom::value,
+      [self, persistence, settings](sweep_atom) {
+        self->request(persistence->pick(), std::chrono::seconds(30), sweep_atom::value,
                       static_cast<std::int64_t>(settings.min_age.count()))
             .then(
                 [](std::int64_t failed) {
@@ -29,9 +29,9 @@ caf::behavior task_sweeper(caf::event_based_actor* self, services_ptr services,
 
 } // namespace
 
-caf::actor spawn_task_sweeper(caf::actor_system& sys, services_ptr services,
+caf::actor spawn_task_sweeper(caf::actor_system& sys, persistence_pool_ptr persistence,
                               sweep_settings settings) {
-  return sys.spawn(task_sweeper, std::move(services), settings);
+  return sys.spawn(task_sweeper, std::move(persistence), settings);
 }
 
 } // namespace imgproc

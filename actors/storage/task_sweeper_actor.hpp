@@ -9,7 +9,8 @@
 ///   receives: (sweep_atom) from itself, every interval
 ///   answers:  nothing; logs what it failed
 
-#include "actors/request/pipeline_services.hpp"
+#include "actors/storage/protocol.hpp"
+#include "actors/worker_pool.hpp"
 
 #include <caf/fwd.hpp>
 #include <chrono>
@@ -22,7 +23,10 @@ struct sweep_settings {
   std::chrono::seconds min_age{60}; ///< longer than any request can keep its row processing
 };
 
-caf::actor spawn_task_sweeper(caf::actor_system& sys, services_ptr services,
+using persistence_pool_ptr = std::shared_ptr<worker_pool<persistence_actor>>;
+
+/// Sends each sweep to the least-loaded actor of `persistence`.
+caf::actor spawn_task_sweeper(caf::actor_system& sys, persistence_pool_ptr persistence,
                               sweep_settings settings);
 
 } // namespace imgproc

@@ -1,4 +1,4 @@
-#include "actors/request/job_runner_actor.hpp"
+#include "actors/cluster/job_runner_actor.hpp"
 
 #include "actors/metered.hpp"
 #include "core/dry_run.hpp"

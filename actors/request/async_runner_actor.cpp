@@ -1,4 +1,4 @@
-#include "actors/storage/async_runner_actor.hpp"
+#include "actors/request/async_runner_actor.hpp"
 
 #include "actors/metered.hpp"
 #include "actors/request/pipeline_actor.hpp"

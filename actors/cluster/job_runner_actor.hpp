@@ -12,7 +12,7 @@
 //
 // Each stage request carries the time left as its timeout. The runner ends after answering.
 
-#include "actors/cluster/node_protocol.hpp"
+#include "actors/cluster/protocol.hpp"
 #include "actors/metered.hpp"
 #include "actors/stages/stage_pools.hpp"
 
@@ -22,18 +22,8 @@
 
 namespace imgproc {
 
-/// A job as the node prepared it: its plan and the payload (the upload, not yet decoded).
-struct local_job {
-  plan_ptr plan;
-  payload_ptr data;
-};
-
-using job_runner_actor = caf::typed_actor<caf::replies_to<run_atom, local_job>::with<node_result>>;
-
 /// Counts the runner in `jobs` from now until it ends (a draining node waits for zero).
 job_runner_actor spawn_job_runner(caf::actor_system& sys, pools_ptr pools, std::string node_name,
                                   load_ptr jobs, meter_ptr meter);
 
 } // namespace imgproc
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(imgproc::local_job)
