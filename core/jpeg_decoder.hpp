@@ -20,6 +20,7 @@
 // No OpenCV image codec is used: the service does not link libopencv-imgcodecs.
 
 #include "core/errors.hpp"
+#include "core/name_table.hpp"
 #include "core/work_stop.hpp"
 
 #include <chrono>
@@ -68,6 +69,9 @@ int jpeg_reduction_factor(int width, int height, jpeg_reduce_target target);
 
 /// What to do with a JPEG whose data libjpeg finds damaged but can still decode in part.
 enum class corrupt_data { refuse, accept };
+
+inline constexpr name_table<corrupt_data, 2> corrupt_data_names{
+    {{"refuse", corrupt_data::refuse}, {"accept", corrupt_data::accept}}};
 
 struct jpeg_decoder_settings {
   std::uint64_t max_pixels = 50'000'000; ///< about 50 megapixels

@@ -46,52 +46,6 @@ std::string size_text(int width, int height) {
 
 } // namespace
 
-bool parse_interpolation(const std::string& name, interpolation& out) {
-  if (name == "nearest")
-    out = interpolation::nearest;
-  else if (name == "linear")
-    out = interpolation::linear;
-  else if (name == "area")
-    out = interpolation::area;
-  else if (name == "cubic")
-    out = interpolation::cubic;
-  else
-    return false;
-  return true;
-}
-
-bool parse_flip_mode(const std::string& name, flip_mode& out) {
-  if (name == "horizontal")
-    out = flip_mode::horizontal;
-  else if (name == "vertical")
-    out = flip_mode::vertical;
-  else if (name == "both")
-    out = flip_mode::both;
-  else
-    return false;
-  return true;
-}
-
-bool parse_image_format(const std::string& name, image_format& out) {
-  if (name == "jpeg")
-    out = image_format::jpeg;
-  else if (name == "png")
-    out = image_format::png;
-  else
-    return false;
-  return true;
-}
-
-const char* to_string(image_format format) {
-  switch (format) {
-    case image_format::jpeg:
-      return "jpeg";
-    case image_format::png:
-      return "png";
-  }
-  return "?";
-}
-
 result<cv::Mat> preprocessor::resize(const cv::Mat& image, int width, int height,
                                      interpolation how) const {
   try {

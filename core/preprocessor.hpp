@@ -7,6 +7,7 @@
 // grayscale) images the decode and transform steps produce.
 
 #include "core/errors.hpp"
+#include "core/name_table.hpp"
 
 #include <opencv2/core/mat.hpp>
 #include <string>
@@ -15,18 +16,23 @@ namespace imgproc {
 
 enum class interpolation { nearest, linear, area, cubic };
 
-bool parse_interpolation(const std::string& name, interpolation& out);
+inline constexpr name_table<interpolation, 4> interpolation_names{
+    {{"nearest", interpolation::nearest},
+     {"linear", interpolation::linear},
+     {"area", interpolation::area},
+     {"cubic", interpolation::cubic}}};
 
 enum class flip_mode { horizontal, vertical, both };
 
-bool parse_flip_mode(const std::string& name, flip_mode& out);
+inline constexpr name_table<flip_mode, 3> flip_mode_names{{{"horizontal", flip_mode::horizontal},
+                                                           {"vertical", flip_mode::vertical},
+                                                           {"both", flip_mode::both}}};
 
 enum class image_format { jpeg, png };
 
-bool parse_image_format(const std::string& name, image_format& out);
-
-/// "jpeg" or "png": the names the `encode` step takes and the payload records.
-const char* to_string(image_format format);
+/// The names the `encode` step takes and the payload records.
+inline constexpr name_table<image_format, 2> image_format_names{
+    {{"jpeg", image_format::jpeg}, {"png", image_format::png}}};
 
 class preprocessor {
 public:
