@@ -225,7 +225,7 @@ void report(const fault_tally& tally) {
     auto path = test_artifacts_dir() + "/fault-report.md";
     create_with_header(path,
                        "# Fault suite report\n\n"
-                       "Rows appended by tests/e2e/fault_suite_itest.cpp (docs/faults.md), one "
+                       "Rows appended by the fault suite, tests/e2e/faults/ (docs/faults.md), one "
                        "per scenario run. `answered` is HTTP status:count (0 = no HTTP answer); "
                        "`stored` is task status:rows.\n\n"
                        "| when (UTC) | scenario | sent | answered | stored | lost | duplicated | "

@@ -1,6 +1,6 @@
 #pragma once
 
-// Counting for the fault suite (tests/e2e/fault_suite_itest.cpp, docs/faults.md): what a
+// Counting for the fault suite (tests/e2e/faults/, docs/faults.md): what a
 // scenario sent, how the service answered, what the tasks table holds afterwards, and what was
 // lost or duplicated on the way.
 //
