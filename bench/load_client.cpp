@@ -22,9 +22,11 @@
 // Exit status: 0 when the run completed (errors are reported, not fatal), 1 when it could not
 // start (no images, bad URL), 2 for bad arguments.
 
+#include "bench/load_http.hpp"
+#include "bench/load_options.hpp"
+
 #include <algorithm>
 #include <arpa/inet.h>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -32,19 +34,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,17 +52,10 @@
 
 namespace {
 
-constexpr const char* usage_text =
-    "usage: load_client --url=http://HOST:PORT/PATH (--images=DIR | FILE.jpg ...)\n"
-    "                   [--connections=N] [--duration=SECONDS] [--rate=RPS]\n"
-    "                   [--max-connections=N] [--timeout=SECONDS] [--label=TEXT]\n"
-    "  --connections      closed loop: connections, each with one request at a time (default 8);\n"
-    "                     open loop: connections opened before the start (default 8)\n"
-    "  --rate             requests per second on a fixed schedule (open loop); 0: closed loop\n"
-    "  --max-connections  open loop: most connections it opens when all are busy (default 512)\n"
-    "  --duration         seconds of sending (default 5)\n"
-    "  --timeout          seconds before an unanswered request counts as a timeout (default 30)\n"
-    "  --label            text printed after LOAD, e.g. set=640x480\n";
+using load::options;
+using load::parse_response;
+using load::response;
+using load::target;
 
 double now_s() {
   timespec ts{};
@@ -80,189 +70,6 @@ double cpu_s() {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
   };
   return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-struct options {
-  std::string url;
-  std::vector<std::string> images;
-  int connections = 8;
-  int max_connections = 512;
-  double duration = 5;
-  double rate = 0;
-  double timeout = 30;
-  std::string label;
-};
-
-struct target {
-  std::string host;
-  std::string port;
-  std::string path;
-};
-
-target parse_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("only http:// URLs are supported: " + url);
-  auto rest = url.substr(scheme.size());
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  target t;
-  t.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  auto colon = authority.rfind(':');
-  if (colon == std::string::npos) {
-    t.host = authority;
-    t.port = "80";
-  } else {
-    t.host = authority.substr(0, colon);
-    t.port = authority.substr(colon + 1);
-  }
-  if (t.host.empty() || t.port.empty())
-    throw std::invalid_argument("no host or port in " + url);
-  return t;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-/// One complete request (head and multipart body) per image, built before the run.
-std::vector<std::string> build_requests(const options& opt, const target& t) {
-  std::vector<std::string> requests;
-  for (const auto& path : opt.images) {
-    auto image = read_file(path);
-    std::string boundary = "imgproc-load-client-boundary";
-    while (image.find(boundary) != std::string::npos)
-      boundary += "-x";
-    auto filename = std::filesystem::path(path).filename().string();
-    std::string body = "--" + boundary +
-                       "\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"" +
-                       filename + "\"\r\nContent-Type: image/jpeg\r\n\r\n" + image + "\r\n--" +
-                       boundary + "--\r\n";
-    std::string head = "POST " + t.path + " HTTP/1.1\r\nHost: " + t.host + ":" + t.port +
-                       "\r\nContent-Type: multipart/form-data; boundary=" + boundary +
-                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-    requests.push_back(head + body);
-  }
-  return requests;
-}
-
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size())
-    return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-/// What parse_response found in a connection's input.
-struct response {
-  enum class state { incomplete, complete, bad } result = state::incomplete;
-  int status = 0;
-  bool close = false;     ///< "Connection: close", or a body delimited by the end of the stream
-  std::size_t length = 0; ///< bytes of the input this response takes
-};
-
-/// Parses the response at the start of `in`. `eof`: the peer closed the stream (ends a body
-/// without Content-Length). Responses are small, so a partial one is parsed again from the start
-/// when more bytes arrive.
-response parse_response(const std::string& in, bool eof) {
-  response r;
-  auto head_end = in.find("\r\n\r\n");
-  if (head_end == std::string::npos)
-    return r;
-  std::string_view head(in.data(), head_end);
-  auto line_end = head.find("\r\n");
-  std::string_view status_line = head.substr(0, line_end);
-  if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/") {
-    r.result = response::state::bad;
-    return r;
-  }
-  auto space = status_line.find(' ');
-  r.status = std::atoi(std::string(status_line.substr(space + 1, 3)).c_str());
-  std::optional<std::size_t> content_length;
-  bool chunked = false;
-  std::size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
-  while (pos < head.size()) {
-    auto end = head.find("\r\n", pos);
-    if (end == std::string_view::npos)
-      end = head.size();
-    auto line = head.substr(pos, end - pos);
-    pos = end + 2;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos)
-      continue;
-    auto name = line.substr(0, colon);
-    auto value = trim(line.substr(colon + 1));
-    if (name.size() == 14 && iequals_prefix(name, "content-length"))
-      content_length =
-          static_cast<std::size_t>(std::strtoull(std::string(value).c_str(), nullptr, 10));
-    else if (name.size() == 17 && iequals_prefix(name, "transfer-encoding"))
-      chunked = value.find("chunked") != std::string_view::npos;
-    else if (name.size() == 10 && iequals_prefix(name, "connection"))
-      r.close = iequals_prefix(value, "close");
-  }
-  std::size_t body_start = head_end + 4;
-  if (chunked) {
-    std::size_t p = body_start;
-    for (;;) {
-      auto size_end = in.find("\r\n", p);
-      if (size_end == std::string::npos)
-        return r;
-      auto size = std::strtoull(in.substr(p, size_end - p).c_str(), nullptr, 16);
-      p = size_end + 2;
-      if (size == 0) {
-        // Trailers, then an empty line.
-        for (;;) {
-          auto trailer_end = in.find("\r\n", p);
-          if (trailer_end == std::string::npos)
-            return r;
-          bool empty = trailer_end == p;
-          p = trailer_end + 2;
-          if (empty) {
-            r.result = response::state::complete;
-            r.length = p;
-            return r;
-          }
-        }
-      }
-      if (in.size() < p + size + 2)
-        return r;
-      p += size + 2;
-    }
-  }
-  if (content_length) {
-    if (in.size() < body_start + *content_length)
-      return r;
-    r.result = response::state::complete;
-    r.length = body_start + *content_length;
-    return r;
-  }
-  if (r.status == 204 || r.status == 304 || r.status / 100 == 1) {
-    r.result = response::state::complete;
-    r.length = body_start;
-    return r;
-  }
-  if (eof) { // the body runs to the end of the stream
-    r.result = response::state::complete;
-    r.close = true;
-    r.length = in.size();
-  }
-  return r;
 }
 
 struct connection {
@@ -723,73 +530,19 @@ private:
   double cpu_ = 0;
 };
 
-bool parse_args(int argc, char** argv, options& opt) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::optional<std::string> {
-      std::string prefix = std::string("--") + name + "=";
-      if (arg.rfind(prefix, 0) == 0)
-        return arg.substr(prefix.size());
-      return std::nullopt;
-    };
-    try {
-      if (auto v = value("url")) {
-        opt.url = *v;
-      } else if (auto v = value("images")) {
-        std::vector<std::string> files;
-        for (const auto& entry : std::filesystem::directory_iterator(*v))
-          if (entry.is_regular_file() && entry.path().extension() == ".jpg")
-            files.push_back(entry.path().string());
-        std::sort(files.begin(), files.end());
-        opt.images.insert(opt.images.end(), files.begin(), files.end());
-      } else if (auto v = value("connections")) {
-        opt.connections = std::stoi(*v);
-      } else if (auto v = value("max-connections")) {
-        opt.max_connections = std::stoi(*v);
-      } else if (auto v = value("duration")) {
-        opt.duration = std::stod(*v);
-      } else if (auto v = value("rate")) {
-        opt.rate = std::stod(*v);
-      } else if (auto v = value("timeout")) {
-        opt.timeout = std::stod(*v);
-      } else if (auto v = value("label")) {
-        opt.label = *v;
-      } else if (arg == "--help" || arg == "-h") {
-        std::cout << usage_text;
-        std::exit(0);
-      } else if (arg.rfind("--", 0) == 0) {
-        std::cerr << "load_client: unknown option " << arg << "\n";
-        return false;
-      } else {
-        opt.images.push_back(arg);
-      }
-    } catch (const std::exception& e) {
-      std::cerr << "load_client: bad value in " << arg << ": " << e.what() << "\n";
-      return false;
-    }
-  }
-  if (opt.url.empty() || opt.connections < 1 || opt.duration <= 0 || opt.rate < 0 ||
-      opt.timeout <= 0 || opt.max_connections < opt.connections) {
-    std::cerr << "load_client: --url is required; --connections >= 1, --duration > 0, "
-                 "--rate >= 0, --timeout > 0, --max-connections >= --connections\n";
-    return false;
-  }
-  return true;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   options opt;
-  if (!parse_args(argc, argv, opt)) {
-    std::cerr << usage_text;
+  if (!load::parse_args(argc, argv, opt)) {
+    std::cerr << load::usage_text;
     return 2;
   }
   try {
     if (opt.images.empty())
       throw std::runtime_error("no images (--images=DIR with *.jpg files, or FILE.jpg ...)");
-    auto t = parse_url(opt.url);
-    auto requests = build_requests(opt, t);
+    auto t = load::parse_url(opt.url);
+    auto requests = load::build_requests(opt.images, t);
     load_client client(opt, t, std::move(requests));
     client.run();
     client.report(std::cout);

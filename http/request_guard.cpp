@@ -217,173 +217,11 @@ guard_verdict request_guard::feed(std::string_view chunk) {
       }
       continue;
     }
-    const char c = chunk[i];
-    const bool line_end = c == '\r' || c == '\n';
-    switch (state_) {
-      case state::between:
-        if (line_end) // empty lines before a request line are skipped, as http_parser does
-          break;
-        start_request();
-        continue; // c is the method's first byte
-      case state::method:
-        if (c == ' ') {
-          state_ = state::before_target;
-        } else if (line_end || method_.size() >= max_method_bytes) {
-          give_up();
-          continue;
-        } else {
-          method_ += c;
-        }
-        break;
-      case state::before_target:
-        if (c == ' ')
-          break;
-        if (line_end) {
-          give_up();
-          continue;
-        }
-        count_ = 0;
-        state_ = state::target;
-        continue;
-      case state::target:
-        if (c == ' ') {
-          count_ = 0;
-          state_ = state::version;
-        } else if (line_end) { // an HTTP/0.9 request line: no version
-          state_ = c == '\r' ? state::request_line_end : state::line_start;
-        } else if (++count_ > limits_.max_url_bytes) {
-          refuse(414, "the request target is longer than " + std::to_string(limits_.max_url_bytes) +
-                          " bytes" + limit_text(limits_.service_url_bytes, ""));
-          continue;
-        }
-        break;
-      case state::version:
-        // As a lenient http_parser reads it: blanks, 'H', four bytes it does not check ("TTP/"),
-        // a digit, '.', a digit, then the line end.
-        if (count_ == 0 && c == ' ')
-          break;
-        if ((count_ == 0 && c != 'H') || ((count_ == 5 || count_ == 7) && !is_digit(c)) ||
-            (count_ == 6 && c != '.') || (count_ == 8 && !line_end)) {
-          give_up();
-          continue;
-        }
-        if (count_ == 8)
-          state_ = c == '\r' ? state::request_line_end : state::line_start;
-        ++count_;
-        break;
-      case state::request_line_end:
-        if (c != '\n') {
-          give_up();
-          continue;
-        }
-        state_ = state::line_start;
-        break;
-      case state::line_start:
-        if (value_pending_ && (c == ' ' || c == '\t')) {
-          // A folded line (obs-fold) continues the previous value. While that value is still
-          // empty, http_parser takes its blanks for leading blanks (so "Content-Length:" then
-          // " 5" is 5); after it, it hands the line, this blank included, to the value; on a
-          // Content-Length with digits, only spaces may follow.
-          value_pending_ = false;
-          if (value_bytes_ == 0) {
-            state_ = state::before_value;
-            continue;
-          }
-          state_ = state::value;
-          if (field_ != field::content_length)
-            continue; // c is a value byte
-          length_spaces_ = true;
-          if (!count_value_byte())
-            continue;
-          break;
-        }
-        if (value_pending_) {
-          value_pending_ = false;
-          if (!end_of_value())
-            continue;
-        }
-        if (c == '\r') {
-          state_ = state::head_end;
-        } else if (c == '\n') {
-          if (end_of_head() && state_ == state::between)
-            request_start = i + 1;
-        } else if (c == '\t') { // not a token byte, even to a lenient http_parser
-          give_up();
-          continue;
-        } else {
-          // A new header. (Even one starting with a space: http_parser, built lenient, takes a
-          // space for a token byte.)
-          if (fields_ == limits_.max_field_count) {
-            refuse(431, "the request has more than " + std::to_string(limits_.max_field_count) +
-                            " header fields");
-            continue;
-          }
-          ++fields_;
-          count_ = 0;
-          name_.clear();
-          name_rest_blank_ = true;
-          field_ = field::other;
-          state_ = state::field_name;
-          continue;
-        }
-        break;
-      case state::head_end:
-        // Whatever follows the CR ends the head: a lenient http_parser takes any byte for the LF.
-        if (end_of_head() && state_ == state::between)
-          request_start = i + 1;
-        break;
-      case state::field_name:
-        if (c == ':') {
-          end_of_name();
-        } else if (line_end) {
-          give_up();
-          continue;
-        } else if (++count_ > limits_.max_field_name_bytes) {
-          refuse(431, "a request header name is longer than " +
-                          std::to_string(limits_.max_field_name_bytes) + " bytes" +
-                          limit_text(limits_.service_header_bytes, " header bytes"));
-          continue;
-        } else if (name_.size() < kept_name_bytes) {
-          name_ += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-        } else if (c != ' ') {
-          name_rest_blank_ = false;
-        }
-        break;
-      case state::before_value:
-        if (c == ' ' || c == '\t')
-          break;
-        if (line_end) { // an empty value (so far: a folded line may follow)
-          value_pending_ = true;
-          state_ = c == '\r' ? state::empty_value_end : state::line_start;
-          break;
-        }
-        state_ = state::value;
-        continue;
-      case state::value:
-        if (line_end) {
-          // Final only once the next line is not a folded continuation of it.
-          value_pending_ = true;
-          state_ = c == '\r' ? state::value_end : state::line_start;
-        } else if (!value_byte(c)) {
-          continue;
-        }
-        break;
-      case state::value_end:
-        if (c != '\n') { // an error to http_parser after a value
-          give_up();
-          continue;
-        }
-        state_ = state::line_start;
-        break;
-      case state::empty_value_end:
-        // After an empty value's CR, a lenient http_parser takes any byte for the LF.
-        state_ = state::line_start;
-        break;
-      case state::body:
-      case state::passthrough:
-      case state::refused:
-        break; // handled above
-    }
+    auto outcome = head_byte(chunk[i]);
+    if (outcome == byte_outcome::again)
+      continue;
+    if (outcome == byte_outcome::head_done && state_ == state::between)
+      request_start = i + 1;
     ++i;
   }
   if (state_ == state::refused) {
@@ -392,6 +230,207 @@ guard_verdict request_guard::feed(std::string_view chunk) {
     return verdict;
   }
   return {n, 0, {}};
+}
+
+request_guard::byte_outcome request_guard::head_byte(char c) {
+  switch (state_) {
+    case state::between:
+    case state::method:
+    case state::before_target:
+    case state::target:
+    case state::version:
+    case state::request_line_end:
+      return request_line_byte(c);
+    case state::line_start:
+      return line_start_byte(c);
+    case state::head_end:
+      // Whatever follows the CR ends the head: a lenient http_parser takes any byte for the LF.
+      return end_of_head() ? byte_outcome::head_done : byte_outcome::next;
+    case state::field_name:
+    case state::before_value:
+    case state::value:
+    case state::value_end:
+    case state::empty_value_end:
+      return field_byte(c);
+    case state::body:
+    case state::passthrough:
+    case state::refused:
+      break; // feed() handles these before reading a head byte
+  }
+  return byte_outcome::next;
+}
+
+request_guard::byte_outcome request_guard::request_line_byte(char c) {
+  const bool line_end = c == '\r' || c == '\n';
+  switch (state_) {
+    case state::between:
+      if (line_end) // empty lines before a request line are skipped, as http_parser does
+        break;
+      start_request();
+      return byte_outcome::again; // c is the method's first byte
+    case state::method:
+      if (c == ' ') {
+        state_ = state::before_target;
+      } else if (line_end || method_.size() >= max_method_bytes) {
+        give_up();
+        return byte_outcome::again;
+      } else {
+        method_ += c;
+      }
+      break;
+    case state::before_target:
+      if (c == ' ')
+        break;
+      if (line_end) {
+        give_up();
+        return byte_outcome::again;
+      }
+      count_ = 0;
+      state_ = state::target;
+      return byte_outcome::again;
+    case state::target:
+      if (c == ' ') {
+        count_ = 0;
+        state_ = state::version;
+      } else if (line_end) { // an HTTP/0.9 request line: no version
+        state_ = c == '\r' ? state::request_line_end : state::line_start;
+      } else if (++count_ > limits_.max_url_bytes) {
+        refuse(414, "the request target is longer than " + std::to_string(limits_.max_url_bytes) +
+                        " bytes" + limit_text(limits_.service_url_bytes, ""));
+        return byte_outcome::again;
+      }
+      break;
+    case state::version:
+      // As a lenient http_parser reads it: blanks, 'H', four bytes it does not check ("TTP/"),
+      // a digit, '.', a digit, then the line end.
+      if (count_ == 0 && c == ' ')
+        break;
+      if ((count_ == 0 && c != 'H') || ((count_ == 5 || count_ == 7) && !is_digit(c)) ||
+          (count_ == 6 && c != '.') || (count_ == 8 && !line_end)) {
+        give_up();
+        return byte_outcome::again;
+      }
+      if (count_ == 8)
+        state_ = c == '\r' ? state::request_line_end : state::line_start;
+      ++count_;
+      break;
+    case state::request_line_end:
+      if (c != '\n') {
+        give_up();
+        return byte_outcome::again;
+      }
+      state_ = state::line_start;
+      break;
+    default:
+      break; // head_byte() sends only the request line's states here
+  }
+  return byte_outcome::next;
+}
+
+request_guard::byte_outcome request_guard::line_start_byte(char c) {
+  if (value_pending_ && (c == ' ' || c == '\t')) {
+    // A folded line (obs-fold) continues the previous value. While that value is still
+    // empty, http_parser takes its blanks for leading blanks (so "Content-Length:" then
+    // " 5" is 5); after it, it hands the line, this blank included, to the value; on a
+    // Content-Length with digits, only spaces may follow.
+    value_pending_ = false;
+    if (value_bytes_ == 0) {
+      state_ = state::before_value;
+      return byte_outcome::again;
+    }
+    state_ = state::value;
+    if (field_ != field::content_length)
+      return byte_outcome::again; // c is a value byte
+    length_spaces_ = true;
+    if (!count_value_byte())
+      return byte_outcome::again;
+    return byte_outcome::next;
+  }
+  if (value_pending_) {
+    value_pending_ = false;
+    if (!end_of_value())
+      return byte_outcome::again;
+  }
+  if (c == '\r') {
+    state_ = state::head_end;
+  } else if (c == '\n') {
+    return end_of_head() ? byte_outcome::head_done : byte_outcome::next;
+  } else if (c == '\t') { // not a token byte, even to a lenient http_parser
+    give_up();
+    return byte_outcome::again;
+  } else {
+    // A new header. (Even one starting with a space: http_parser, built lenient, takes a
+    // space for a token byte.)
+    if (fields_ == limits_.max_field_count) {
+      refuse(431, "the request has more than " + std::to_string(limits_.max_field_count) +
+                      " header fields");
+      return byte_outcome::again;
+    }
+    ++fields_;
+    count_ = 0;
+    name_.clear();
+    name_rest_blank_ = true;
+    field_ = field::other;
+    state_ = state::field_name;
+    return byte_outcome::again;
+  }
+  return byte_outcome::next;
+}
+
+request_guard::byte_outcome request_guard::field_byte(char c) {
+  const bool line_end = c == '\r' || c == '\n';
+  switch (state_) {
+    case state::field_name:
+      if (c == ':') {
+        end_of_name();
+      } else if (line_end) {
+        give_up();
+        return byte_outcome::again;
+      } else if (++count_ > limits_.max_field_name_bytes) {
+        refuse(431, "a request header name is longer than " +
+                        std::to_string(limits_.max_field_name_bytes) + " bytes" +
+                        limit_text(limits_.service_header_bytes, " header bytes"));
+        return byte_outcome::again;
+      } else if (name_.size() < kept_name_bytes) {
+        name_ += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+      } else if (c != ' ') {
+        name_rest_blank_ = false;
+      }
+      break;
+    case state::before_value:
+      if (c == ' ' || c == '\t')
+        break;
+      if (line_end) { // an empty value (so far: a folded line may follow)
+        value_pending_ = true;
+        state_ = c == '\r' ? state::empty_value_end : state::line_start;
+        break;
+      }
+      state_ = state::value;
+      return byte_outcome::again;
+    case state::value:
+      if (line_end) {
+        // Final only once the next line is not a folded continuation of it.
+        value_pending_ = true;
+        state_ = c == '\r' ? state::value_end : state::line_start;
+      } else if (!value_byte(c)) {
+        return byte_outcome::again;
+      }
+      break;
+    case state::value_end:
+      if (c != '\n') { // an error to http_parser after a value
+        give_up();
+        return byte_outcome::again;
+      }
+      state_ = state::line_start;
+      break;
+    case state::empty_value_end:
+      // After an empty value's CR, a lenient http_parser takes any byte for the LF.
+      state_ = state::line_start;
+      break;
+    default:
+      break; // head_byte() sends only a header field's states here
+  }
+  return byte_outcome::next;
 }
 
 } // namespace imgproc

@@ -93,6 +93,15 @@ private:
     refused,          ///< a request was refused: the connection is done
   };
   enum class field : unsigned char { other, content_length, transfer_encoding, upgrade, expect };
+  /// What reading one byte of a head did: `next` used it; `again` changed state, and the same
+  /// byte is read again in the new one; `head_done` used it and it ended a head.
+  enum class byte_outcome : unsigned char { next, again, head_done };
+
+  /// Reads one byte of a head in the current state (not body, passthrough or refused).
+  byte_outcome head_byte(char c);
+  byte_outcome request_line_byte(char c);
+  byte_outcome line_start_byte(char c);
+  byte_outcome field_byte(char c);
 
   void start_request();
   void end_of_name();

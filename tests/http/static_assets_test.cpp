@@ -33,12 +33,15 @@ TEST(static_assets, serves_the_dashboard_files_with_their_content_types) {
 }
 
 TEST(static_assets, the_bodies_are_the_files_byte_for_byte) {
-  const auto* js = find_static_asset("app.js");
-  ASSERT_NE(js, nullptr);
+  const auto* view = find_static_asset("view.js");
+  const auto* parser = find_static_asset("prometheus.js");
+  ASSERT_NE(view, nullptr);
+  ASSERT_NE(parser, nullptr);
   // Non-ASCII text (UTF-8 bytes above 0x7f) and backslashes survive the embedding.
-  EXPECT_NE(js->body.find("\xc2\xb5s"), std::string_view::npos) << "the 'µs' unit";
-  EXPECT_NE(js->body.find("'\\\\'"), std::string_view::npos) << "the parser's backslash";
-  EXPECT_EQ(js->body.find('\0'), std::string_view::npos);
+  EXPECT_NE(view->body.find("\xc2\xb5s"), std::string_view::npos) << "the 'µs' unit";
+  EXPECT_NE(parser->body.find("'\\\\'"), std::string_view::npos) << "the parser's backslash";
+  EXPECT_EQ(view->body.find('\0'), std::string_view::npos);
+  EXPECT_EQ(parser->body.find('\0'), std::string_view::npos);
   const auto* html = find_static_asset("index.html");
   ASSERT_NE(html, nullptr);
   EXPECT_NE(html->body.find("</html>"), std::string_view::npos);
