@@ -5,6 +5,7 @@
 #include "app/settings.hpp"
 #include "common/log.hpp"
 #include "core/detector_client.hpp"
+#include "core/object_detectors.hpp"
 #include "core/outbound_url.hpp"
 #include "core/step_registry.hpp"
 #include "db/connection.hpp"
@@ -299,7 +300,9 @@ int run_serve(const std::vector<std::string>& args, role r) {
   }
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(*registry, nullptr, ml_url_checks(settings.node.stages.detector));
+  register_default_steps(*registry,
+                         std::make_shared<const cascade_library>(settings.node.stages.cascade_dir),
+                         ml_url_checks(settings.node.stages.detector));
   settings.http.metrics = start_metrics(settings.node.node_name);
 
   try {
@@ -359,7 +362,9 @@ int run_worker(const std::vector<std::string>& args) {
   init_http_client_library();
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(*registry, nullptr, ml_url_checks(settings.worker.stages.detector));
+  register_default_steps(
+      *registry, std::make_shared<const cascade_library>(settings.worker.stages.cascade_dir),
+      ml_url_checks(settings.worker.stages.detector));
   auto& w = settings.worker;
   w.address = w.node_name + " (pid " + std::to_string(getpid()) + ")";
   w.on_joined = announce;

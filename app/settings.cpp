@@ -1,5 +1,6 @@
 #include "app/settings.hpp"
 
+#include "core/object_detectors.hpp"
 #include "db/connection.hpp"
 
 #include <cstdio>
@@ -134,6 +135,10 @@ std::vector<option_row> option_table(role r) {
         "local-detector actors of dry runs' own, each with its own thread: a dry run never "
         "takes the detectors requests use"},
        integer(FIELD(node.stages.dry_run_detectors), 1, 64)},
+      {{"cascade-dir", "IMGPROC_CASCADE_DIR", default_cascade_root,
+        "folder whose haarcascades/ and lbpcascades/ hold the cascades detect_cascade offers "
+        "(Debian's opencv-data installs them here); without any, the step is not offered"},
+       text(FIELD(node.stages.cascade_dir))},
       {{"ml-retries", "IMGPROC_ML_RETRIES", "2",
         "further attempts of an ML call after a transient failure (unreachable, HTTP 5xx, "
         "timeout), with backoff, within the request's deadline"},

@@ -10,6 +10,11 @@
 
 namespace imgproc::bench {
 
+std::string photo_dir() {
+  const char* chosen = std::getenv("IMGPROC_SAMPLE_PHOTOS");
+  return chosen && *chosen ? chosen : default_photo_dir;
+}
+
 const std::vector<std::string>& source_photos() {
   // Natural photos of different content: a car in traffic (the use case), a plant with fine
   // detail, a building, a street scene, and a close-up of an animal's fur.
@@ -55,7 +60,7 @@ std::vector<std::string> make_image_set(int width, int height) {
   std::vector<std::string> set;
   std::vector<uchar> buffer;
   for (const auto& name : source_photos()) {
-    std::string path = std::string{photo_dir} + "/" + name;
+    std::string path = photo_dir() + "/" + name;
     cv::Mat photo = cv::imread(path, cv::IMREAD_COLOR);
     if (photo.empty())
       throw std::runtime_error("cannot read " + path + " (Debian package opencv-doc)");

@@ -15,7 +15,10 @@
 namespace imgproc::bench {
 
 /// Where Debian's opencv-doc installs its sample photos.
-inline constexpr const char* photo_dir = "/usr/share/doc/opencv-doc/examples/data";
+inline constexpr const char* default_photo_dir = "/usr/share/doc/opencv-doc/examples/data";
+
+/// The folder of the sample photos: $IMGPROC_SAMPLE_PHOTOS when set, else default_photo_dir.
+std::string photo_dir();
 
 /// File names (in photo_dir) of the source photos, in the order of the images in every set.
 const std::vector<std::string>& source_photos();

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   std::string photos;
   for (const auto& name : bench::source_photos())
     photos += (photos.empty() ? "" : " ") + name;
-  benchmark::AddCustomContext("photos", std::string{bench::photo_dir} + ": " + photos);
+  benchmark::AddCustomContext("photos", bench::photo_dir() + ": " + photos);
   benchmark::AddCustomContext("opencv", cv::getVersionString());
 
   benchmark::Initialize(&argc, argv);

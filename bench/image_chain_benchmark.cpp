@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
     photos += (photos.empty() ? "" : " ") + name;
   benchmark::AddCustomContext("chain", "car-detection: decode_jpeg, resize 640x640 linear, "
                                        "normalize 0..255, encode_jpeg q95, base64");
-  benchmark::AddCustomContext("photos", std::string{bench::photo_dir} + ": " + photos);
+  benchmark::AddCustomContext("photos", bench::photo_dir() + ": " + photos);
   benchmark::AddCustomContext("opencv", cv::getVersionString());
 
   benchmark::Initialize(&argc, argv);

@@ -1,8 +1,9 @@
 #pragma once
 
 // Job runner: one per job, on the node that runs it. Walks the job's steps through the node's
-// stage pools (decoder, preprocessor, detector client), so every image step of a request runs
-// on one node and a decoded image never leaves it.
+// stage pools: image workers (decode and transform steps, consecutive ones in one message), local
+// detectors and detector clients (the ML call). Every image step of a request so runs on one node
+// and a decoded image never leaves it.
 //
 ///   receives: (run_atom, local_job) once, from the node actor (delegated: the answer goes to
 ///             whoever sent the node the job)

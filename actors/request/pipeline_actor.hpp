@@ -1,12 +1,13 @@
 #pragma once
 
-// Pipeline actor: one per HTTP request. Walks the pipeline's steps and answers the request.
+// Pipeline actor: one per HTTP request. Plans the request, sends its image work to a node as
+// one job, stores the outcome and answers the request.
 //
 //   HTTP handler ──spawn──▶ pipeline ──get──────▶ pipeline_catalog   (plan, cached)
 //                              │ ────create─────▶ persistence        (row: processing)
 //                              │ ────run job────▶ dispatcher ──▶ a node (local or a worker):
-//                              │                   node ─▶ job_runner ─▶ decoder, preprocessor,
-//                              │                   detector_client: every image step, one node
+//                              │                   node ─▶ job_runner ─▶ image workers, local
+//                              │                   detectors, detector clients: every step, one node
 //                              │ ────finish/fail▶ persistence        (row: outcome)
 //                              └──answer_channel▶ the front-end, exactly once
 //

@@ -5,11 +5,13 @@
 
 namespace imgproc {
 
-stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load, const char* name) {
+stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load,
+                                 std::shared_ptr<const cascade_library> cascades,
+                                 const char* name) {
   return spawn_stage(
       sys, {stage_kind::local_detect}, name,
-      [] {
-        auto tools = owning<object_detectors>(&stage_resources::objects);
+      [cascades = std::move(cascades)] {
+        auto tools = owning<object_detectors>(&stage_resources::objects, cascades);
         tools.resources.objects->set_observer(
             [](const std::string& detector, double seconds, std::size_t boxes) {
               if (auto* metrics = process_metrics())

@@ -12,14 +12,18 @@
 // timed per detector in imgproc_local_detector_duration_seconds{detector}.
 
 #include "actors/stages/stage_actor.hpp"
+#include "core/object_detectors.hpp"
 
 #include <caf/fwd.hpp>
+#include <memory>
 
 namespace imgproc {
 
-/// `name` is the actor kind in the metrics: "local_detector", or "dry_run_detector" for the
-/// detectors that only dry runs use.
+/// `cascades` are the Haar and LBP cascades detect_cascade may use (shared by a node's detectors;
+/// each actor builds its own classifiers from them). `name` is the actor kind in the metrics:
+/// "local_detector", or "dry_run_detector" for the detectors that only dry runs use.
 stage_actor spawn_local_detector(caf::actor_system& sys, load_ptr load,
+                                 std::shared_ptr<const cascade_library> cascades,
                                  const char* name = "local_detector");
 
 } // namespace imgproc

@@ -26,14 +26,17 @@ pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settin
     auto load = std::make_shared<load_counter>();
     pools->detectors.add(spawn_detector_client(sys, settings.detector, load), load);
   }
+  // One listing of the cascade folder for the node; each detector builds its own classifiers.
+  auto cascades = std::make_shared<const cascade_library>(settings.cascade_dir);
   for (std::size_t i = 0; i < std::max<std::size_t>(settings.local_detectors, 1); ++i) {
     auto load = std::make_shared<load_counter>();
-    pools->local_detectors.add(spawn_local_detector(sys, load), load);
+    pools->local_detectors.add(spawn_local_detector(sys, load, cascades), load);
   }
   pools->dry_run_detectors.set_meter(actor_meter_for("dry_run_detector"));
   for (std::size_t i = 0; i < std::max<std::size_t>(settings.dry_run_detectors, 1); ++i) {
     auto load = std::make_shared<load_counter>();
-    pools->dry_run_detectors.add(spawn_local_detector(sys, load, "dry_run_detector"), load);
+    pools->dry_run_detectors.add(spawn_local_detector(sys, load, cascades, "dry_run_detector"),
+                                 load);
   }
   return pools;
 }

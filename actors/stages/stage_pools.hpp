@@ -8,11 +8,13 @@
 #include "actors/worker_pool.hpp"
 #include "core/detector_client.hpp"
 #include "core/jpeg_decoder.hpp"
+#include "core/object_detectors.hpp"
 #include "core/request_budget.hpp"
 
 #include <caf/fwd.hpp>
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace imgproc {
 
@@ -23,6 +25,8 @@ struct stage_settings {
   /// Local detector actors of their own for dry runs: a dry run never waits for, nor holds up,
   /// the detectors production requests use.
   std::size_t dry_run_detectors = 1;
+  /// The folder whose haarcascades/ and lbpcascades/ hold the cascades detect_cascade offers.
+  std::string cascade_dir = default_cascade_root;
   detector_settings detector;
   jpeg_decoder_settings decoder;
   /// What one request may cost (checked before its work starts, by the gateway and again here).

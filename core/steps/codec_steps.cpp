@@ -74,22 +74,24 @@ step_kind decode_jpeg_step() {
 }
 
 step_kind encode_jpeg_step() {
-  return step_kind{"encode_jpeg",
-                   "Encode JPEG",
-                   "Encodes the image as JPEG bytes (cv::imencode).",
-                   stage_kind::transform,
-                   value_kind::image,
-                   value_kind::encoded_bytes,
-                   {integer_param("quality", 95, 1, 100, "JPEG quality")},
-                   [](const nlohmann::json& p) -> step_fn {
-                     int quality = p["quality"].get<int>();
-                     return [=](stage_resources& res, payload& data) -> status {
-                       if (auto err = res.images->encode_jpeg(data.image, quality, data.text))
-                         return err;
-                       store_encoded(image_format::jpeg, data);
-                       return std::nullopt;
-                     };
-                   }};
+  return step_kind{
+      "encode_jpeg",
+      "Encode JPEG",
+      "Encodes the image as JPEG bytes with libjpeg-turbo: the same bytes cv::imencode "
+      "gives at that quality.",
+      stage_kind::transform,
+      value_kind::image,
+      value_kind::encoded_bytes,
+      {integer_param("quality", 95, 1, 100, "JPEG quality")},
+      [](const nlohmann::json& p) -> step_fn {
+        int quality = p["quality"].get<int>();
+        return [=](stage_resources& res, payload& data) -> status {
+          if (auto err = res.images->encode_jpeg(data.image, quality, data.text))
+            return err;
+          store_encoded(image_format::jpeg, data);
+          return std::nullopt;
+        };
+      }};
 }
 
 step_kind base64_step() {
@@ -115,28 +117,30 @@ step_kind base64_step() {
 /// A separate png_compression rather than mapping quality onto PNG levels: PNG is lossless, so
 /// "quality" would silently mean size-versus-speed, and each parameter keeps its own bounds.
 step_kind encode_step() {
-  return step_kind{"encode",
-                   "Encode image",
-                   "Encodes the image as JPEG or PNG bytes (cv::imencode); the format and size are "
-                   "recorded for the task's output.",
-                   stage_kind::transform,
-                   value_kind::image,
-                   value_kind::encoded_bytes,
-                   {choice_param("format", image_format_names, image_format::jpeg, "output format"),
-                    integer_param("quality", 95, 1, 100, "JPEG quality; ignored for PNG"),
-                    integer_param("png_compression", 3, 0, 9,
-                                  "PNG compression level (9 smallest, slowest); ignored for JPEG")},
-                   [](const nlohmann::json& p) -> step_fn {
-                     auto format = read_choice(p, "format", image_format_names, image_format::jpeg);
-                     int level = format == image_format::png ? p["png_compression"].get<int>()
-                                                             : p["quality"].get<int>();
-                     return [=](stage_resources& res, payload& data) -> status {
-                       if (auto err = res.images->encode(data.image, format, level, data.text))
-                         return err;
-                       store_encoded(format, data);
-                       return std::nullopt;
-                     };
-                   }};
+  return step_kind{
+      "encode",
+      "Encode image",
+      "Encodes the image as JPEG (libjpeg-turbo) or PNG (libpng) bytes, the same bytes "
+      "cv::imencode gives with those settings; the format and size are "
+      "recorded for the task's output.",
+      stage_kind::transform,
+      value_kind::image,
+      value_kind::encoded_bytes,
+      {choice_param("format", image_format_names, image_format::jpeg, "output format"),
+       integer_param("quality", 95, 1, 100, "JPEG quality; ignored for PNG"),
+       integer_param("png_compression", 3, 0, 9,
+                     "PNG compression level (9 smallest, slowest); ignored for JPEG")},
+      [](const nlohmann::json& p) -> step_fn {
+        auto format = read_choice(p, "format", image_format_names, image_format::jpeg);
+        int level =
+            format == image_format::png ? p["png_compression"].get<int>() : p["quality"].get<int>();
+        return [=](stage_resources& res, payload& data) -> status {
+          if (auto err = res.images->encode(data.image, format, level, data.text))
+            return err;
+          store_encoded(format, data);
+          return std::nullopt;
+        };
+      }};
 }
 
 } // namespace imgproc::steps

@@ -6,8 +6,8 @@ export function launchChromium(timeoutMs) {
   return chromium.launch({
     executablePath: process.env.IMGPROC_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    // As root in a container there is no sandbox; the rest keeps Chromium off the network
-    // (this machine has none) and quiet.
+    // As root in a container there is no sandbox; the rest keeps Chromium quiet and off the
+    // network: a test's traffic stays on 127.0.0.1.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--disable-default-apps', '--disable-extensions'],

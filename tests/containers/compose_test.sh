@@ -10,16 +10,18 @@
 #   5. docker-compose down -v leaves no container, network or volume of the project.
 # It starts dockerd when none runs (and stops it again), and makes the base images it needs when
 # they are missing: debian:bookworm-slim from Debian's archive (mmdebstrap) and a stand-in for
-# postgres:15 built from Debian's PostgreSQL 15 (tests/containers/postgres-standin), because no
-# image registry is reachable where it runs. Exit 77 (skipped, with the reason) only when Docker
-# cannot run on this machine at all.
+# postgres:15 built from Debian's PostgreSQL 15 (tests/containers/postgres-standin), so that it
+# needs no image registry, only Debian's archive. Exit 77 (skipped, with the reason) only when
+# Docker cannot run on the host at all.
 #   ARTIFACT_DIR  where logs go (default: build/test-artifacts/containers)
+#   IMGPROC_SAMPLE_PHOTOS  the folder of opencv-doc's sample photos (default: Debian's)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 artifacts="${ARTIFACT_DIR:-$root/build/test-artifacts/containers}"
 mkdir -p "$artifacts"
-image_jpeg=/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg
-faces_jpeg=/usr/share/doc/opencv-doc/examples/data/messi5.jpg
+photos="${IMGPROC_SAMPLE_PHOTOS:-/usr/share/doc/opencv-doc/examples/data}" # opencv-doc's
+image_jpeg=$photos/licenseplate_motion.jpg
+faces_jpeg=$photos/messi5.jpg
 
 say() { printf '[containers] %s %s\n' "$(date +%T.%3N)" "$*"; }
 fail() {
@@ -55,14 +57,14 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 && break
     if ! kill -0 "$started_dockerd" 2>/dev/null; then
       started_dockerd=""
-      skip "Docker cannot run on this machine: dockerd exited: $(tail -n 3 "$artifacts/dockerd.log" | tr '\n' ' ')"
+      skip "Docker cannot run on this host: dockerd exited: $(tail -n 3 "$artifacts/dockerd.log" | tr '\n' ' ')"
     fi
     sleep 0.2
   done
   docker info >/dev/null 2>&1 || { stop_dockerd; skip "dockerd did not answer within 60 s"; }
 fi
 
-# --- Base images (no registry here) --------------------------------------------------------------
+# --- Base images, made from Debian's archive when missing ----------------------------------------
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
   say "making debian:bookworm-slim from Debian's archive (mmdebstrap)"
   start=$(date +%s.%N)

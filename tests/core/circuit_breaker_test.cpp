@@ -170,8 +170,9 @@ TEST(circuit_breaker, only_one_of_many_concurrent_callers_probes) {
 }
 
 TEST(circuit_breaker, survives_concurrent_use) {
-  // Smoke test for data races (run under TSan/ASan in CI): many threads report mixed outcomes
-  // while the clock stands still; the state stays consistent.
+  // Smoke test for data races (the suite runs it under ASan and UBSan, sanitized_unit_tests; no
+  // ThreadSanitizer build exists): many threads report mixed outcomes while the clock stands
+  // still; the state stays consistent.
   circuit_breaker breaker{{3, 1ms}};
   constexpr int threads_count = 8;
   constexpr int calls = 2000;

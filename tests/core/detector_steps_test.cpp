@@ -26,7 +26,7 @@ class detector_steps_test : public ::testing::Test {
 protected:
   void SetUp() override {
     if (cascade_library::installed()->names().empty() ||
-        cv::imread(std::string{sample_photo_dir} + "messi5.jpg").empty())
+        cv::imread(sample_photo_dir() + "messi5.jpg").empty())
       GTEST_SKIP() << "opencv-data or opencv-doc is not installed (scripts/setup installs them)";
     register_default_steps(registry);
   }

@@ -71,7 +71,7 @@ std::vector<fs::path> files_in(const fs::path& dir, const std::string& extension
 }
 
 TEST(jpeg_codec_identity, every_opencv_doc_photo_decodes_to_the_same_pixels) {
-  auto photos = files_in(bench::photo_dir, ".jpg");
+  auto photos = files_in(bench::photo_dir(), ".jpg");
   if (photos.empty())
     GTEST_SKIP() << "opencv-doc is not installed (scripts/setup installs it)";
   for (const auto& photo : photos)

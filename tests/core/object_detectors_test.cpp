@@ -18,7 +18,7 @@
 namespace imgproc {
 namespace {
 
-const std::string photos = testing::sample_photo_dir;
+const std::string photos = testing::sample_photo_dir();
 
 cv::Mat photo(const std::string& name) {
   return cv::imread(photos + name, cv::IMREAD_COLOR);

@@ -51,7 +51,7 @@ void expect_previews_decode(const json& steps) {
 
 TEST(dry_run, car_pipeline_answers_every_step_with_previews_and_stores_nothing) {
   service_stack stack;
-  auto response = dry_run(stack, "/pipelines/1/dry-run", read_file(sample_photo_path));
+  auto response = dry_run(stack, "/pipelines/1/dry-run", read_file(sample_photo_path()));
   ASSERT_EQ(response.status, 200) << response.body;
   auto body = parse_body(response);
   EXPECT_EQ(body["pipeline_id"], 1);
@@ -101,7 +101,7 @@ TEST(dry_run, an_unsaved_definition_runs_and_an_invalid_one_answers_422_like_pos
                    {{{"handler", "decode_jpeg"}},
                     {{"handler", "resize"}, {"params", {{"width", 200}, {"height", 100}}}},
                     {{"handler", "grayscale"}}}}};
-  auto response = dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path), definition);
+  auto response = dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path()), definition);
   ASSERT_EQ(response.status, 200) << response.body;
   auto body = parse_body(response);
   EXPECT_TRUE(body["pipeline_id"].is_null());
@@ -117,18 +117,18 @@ TEST(dry_run, an_unsaved_definition_runs_and_an_invalid_one_answers_422_like_pos
 
   // The same refusal, word for word, as saving the definition would get.
   definition["steps"][1]["params"]["width"] = 0;
-  auto refused = dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path), definition);
+  auto refused = dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path()), definition);
   auto detail = expect_error(refused, 422);
   EXPECT_NE(detail.find("step 2 (resize): parameter 'width' must be in"), std::string::npos)
       << detail;
   auto saved = send_request("POST", stack.url("/pipelines"), definition.dump());
   EXPECT_EQ(expect_error(saved, 422), detail);
   // Malformed or missing definitions and uploads are 400/415, before anything runs.
-  expect_error(dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path)), 400);
+  expect_error(dry_run(stack, "/pipelines/dry-run", read_file(sample_photo_path())), 400);
   expect_error(dry_run(stack, "/pipelines/dry-run", make_png(16, 16, 1), definition), 415);
-  expect_error(dry_run(stack, "/pipelines/1/dry-run", read_file(sample_photo_path), definition),
+  expect_error(dry_run(stack, "/pipelines/1/dry-run", read_file(sample_photo_path()), definition),
                400);
-  expect_error(dry_run(stack, "/pipelines/99/dry-run", read_file(sample_photo_path)), 404);
+  expect_error(dry_run(stack, "/pipelines/99/dry-run", read_file(sample_photo_path())), 404);
   EXPECT_EQ(query_number(stack.dsn(), "SELECT count(*) FROM tasks"), 0);
   EXPECT_EQ(
       query_number(stack.dsn(), "SELECT count(*) FROM pipelines WHERE title = 'studio draft'"), 0);
@@ -136,7 +136,7 @@ TEST(dry_run, an_unsaved_definition_runs_and_an_invalid_one_answers_422_like_pos
 
 TEST(dry_run, a_detector_preview_has_its_boxes_drawn) {
   service_stack stack;
-  auto messi = read_file(std::string{sample_photo_dir} + "messi5.jpg");
+  auto messi = read_file(sample_photo_dir() + "messi5.jpg");
   auto response = dry_run(stack, "/pipelines/3/dry-run", messi); // face-detection
   ASSERT_EQ(response.status, 200) << response.body.substr(0, 500);
   auto body = parse_body(response);
@@ -157,7 +157,7 @@ TEST(dry_run, a_detector_preview_has_its_boxes_drawn) {
 
 TEST(dry_run, needs_the_admin_token_when_one_is_set) {
   service_stack stack{with_args({"--admin-token=s3cret"})};
-  auto photo = read_file(sample_photo_path);
+  auto photo = read_file(sample_photo_path());
   expect_error(dry_run(stack, "/pipelines/1/dry-run", photo), 401);
   expect_error(
       dry_run(stack, "/pipelines/1/dry-run", photo, std::nullopt, {"Authorization: Bearer wrong"}),
@@ -174,7 +174,7 @@ TEST(dry_run, more_than_the_limit_at_once_answer_503_and_a_held_one_ends_at_its_
   service_stack stack{with_args({"--dry-run-limit=1", "--ml-url=" + holding_ml.url(),
                                  "--ml-retries=0", "--request-timeout-ms=3000"},
                                 false)};
-  auto photo = read_file(sample_photo_path);
+  auto photo = read_file(sample_photo_path());
   http_response held;
   std::thread first{[&] { held = dry_run(stack, "/pipelines/1/dry-run", photo); }};
   ASSERT_TRUE(holding_ml.wait_for_requests(1, std::chrono::seconds(10)));

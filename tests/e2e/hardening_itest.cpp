@@ -132,7 +132,7 @@ http_response dry_run_inline(const service_stack& stack, const std::string& jpeg
 // RSS from 276 MB to 9.1 GB, and 8.5 GB stayed. Now it is refused from the plan and the header.
 TEST(hardening, a_request_over_its_budget_is_refused_before_any_work) {
   service_stack stack;
-  auto photo = read_file(sample_photo_path); // 600x482
+  auto photo = read_file(sample_photo_path()); // 600x482
   auto before = resident_kib(stack.imgproc().pid());
   json bomb{
       {"title", "bomb"},
@@ -167,7 +167,7 @@ TEST(hardening, a_request_over_its_budget_is_refused_before_any_work) {
 // large request its pages are given back, so a node does not stay at its largest request's size.
 TEST(hardening, memory_of_a_large_request_is_given_back) {
   service_stack stack;
-  auto photo = read_file(sample_photo_path);
+  auto photo = read_file(sample_photo_path());
   json large{{"title", "large"},
              {"steps",
               json::array({step("decode_jpeg"), step("resize", {{"width", 4500}, {"height", 4500}}),

@@ -3,12 +3,17 @@
 // service and database: the answer, the stored row, the per-detector metrics, and pipelines with
 // bad detector parameters refused when they are saved.
 
+#include "core/object_detectors.hpp"
 #include "tests/e2e/helpers.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <regex>
+#include <stdexcept>
 #include <thread>
 
 namespace imgproc::testing::e2e {
@@ -73,7 +78,7 @@ json run_pipeline(const service_stack& stack, const std::string& title, const st
 class local_detectors : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (read_file_or_empty(std::string{sample_photo_dir} + "messi5.jpg").empty())
+    if (read_file_or_empty(sample_photo_dir() + "messi5.jpg").empty())
       GTEST_SKIP() << "opencv-doc is not installed (scripts/setup installs it)";
   }
 
@@ -97,8 +102,8 @@ TEST_F(local_detectors, shipped_pipelines_find_people_and_faces_and_store_every_
   EXPECT_EQ(people["data"][0]["class_id"], 0);
 
   // Messi's face, alone at min_neighbors 5.
-  auto faces = run_pipeline(stack, "face-detection",
-                            read_file(std::string{sample_photo_dir} + "messi5.jpg"), "messi5.jpg");
+  auto faces = run_pipeline(stack, "face-detection", read_file(sample_photo_dir() + "messi5.jpg"),
+                            "messi5.jpg");
   ASSERT_EQ(faces["status"], "detected") << faces;
   ASSERT_EQ(faces["data"].size(), 1u) << faces;
   EXPECT_GT(overlap(box_at(faces["data"], 0), {227, 94, 37, 37}), 0.7) << faces;
@@ -117,7 +122,7 @@ TEST_F(local_detectors, boxes_are_mapped_back_to_a_large_upload) {
   service_stack stack;
   // messi5.jpg at 2x (1096x684): face-detection's fit_within 800 scales it to 800x499, and
   // scale_to_input maps the face back to the 2x upload, near twice the 1x box.
-  cv::Mat photo = cv::imread(std::string{sample_photo_dir} + "messi5.jpg");
+  cv::Mat photo = cv::imread(sample_photo_dir() + "messi5.jpg");
   cv::Mat large;
   cv::resize(photo, large, {}, 2, 2, cv::INTER_CUBIC);
   std::vector<uchar> jpeg;
@@ -143,7 +148,7 @@ TEST_F(local_detectors, images_with_nothing_to_find_are_undetected_not_errors) {
     for (const auto& [name, jpeg] : std::vector<std::pair<std::string, std::string>>{
              {"grey.jpg", flat},
              {"tiny.jpg", tiny},
-             {"fruits.jpg", read_file(std::string{sample_photo_dir} + "fruits.jpg")}}) {
+             {"fruits.jpg", read_file(sample_photo_dir() + "fruits.jpg")}}) {
       SCOPED_TRACE(name);
       auto answer = run_pipeline(stack, title, jpeg, name);
       EXPECT_EQ(answer["status"], "undetected") << answer;
@@ -151,15 +156,14 @@ TEST_F(local_detectors, images_with_nothing_to_find_are_undetected_not_errors) {
     }
   }
   // The motion-blurred number plate of licenseplate_motion.jpg is not found either.
-  auto plate = run_pipeline(stack, "plate-detection", read_file(sample_photo_path), "car.jpg");
+  auto plate = run_pipeline(stack, "plate-detection", read_file(sample_photo_path()), "car.jpg");
   EXPECT_EQ(plate["status"], "undetected") << plate;
 }
 
 TEST_F(local_detectors, each_detector_is_timed_in_metrics) {
   service_stack stack;
   run_pipeline(stack, "people-detection", sample_photo_jpeg("basketball1.png"), "b.jpg");
-  run_pipeline(stack, "face-detection", read_file(std::string{sample_photo_dir} + "messi5.jpg"),
-               "m.jpg");
+  run_pipeline(stack, "face-detection", read_file(sample_photo_dir() + "messi5.jpg"), "m.jpg");
   auto text = get(stack.url("/metrics")).body;
   auto value = [&](const std::string& family, const std::string& detector) {
     std::regex series{family + "\\{[^}]*detector=\"" + detector + "\"[^}]*\\} ([0-9.e+]+)"};
@@ -199,6 +203,68 @@ TEST_F(local_detectors, local_detectors_option_sets_how_many_detector_actors_run
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(count, 3) << text;
+}
+
+/// The choices GET /steps offers for detect_cascade's `cascade`; nullopt when the step is not
+/// offered at all.
+std::optional<std::vector<std::string>> offered_cascades(const service_stack& stack) {
+  auto steps = parse_body(get(stack.url("/steps")));
+  for (const auto& item : steps["items"]) {
+    if (item["handler"] != "detect_cascade")
+      continue;
+    for (const auto& param : item["params"])
+      if (param["name"] == "cascade")
+        return param.value("choices", std::vector<std::string>{});
+    return std::vector<std::string>{};
+  }
+  return std::nullopt;
+}
+
+/// A scratch folder, removed with everything in it when the test ends.
+struct scratch_folder {
+  scratch_folder() {
+    char pattern[] = "/tmp/imgproc-cascades-XXXXXX";
+    if (!::mkdtemp(pattern))
+      throw std::runtime_error("mkdtemp failed");
+    path = pattern;
+  }
+  ~scratch_folder() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+TEST_F(local_detectors, the_cascade_folder_is_an_option_and_an_environment_variable) {
+  namespace fs = std::filesystem;
+  const fs::path installed = default_cascade_root;
+  const std::string face = "haarcascade_frontalface_default";
+  scratch_folder one_cascade;
+  fs::create_directories(fs::path{one_cascade.path} / "haarcascades");
+  fs::copy_file(installed / "haarcascades" / (face + ".xml"),
+                fs::path{one_cascade.path} / "haarcascades" / (face + ".xml"));
+  {
+    // --cascade-dir: the step offers exactly the folder's cascades, and the detectors read them
+    // from there (the shipped face pipeline still finds Messi's face).
+    service_stack stack{with_args({"--cascade-dir=" + one_cascade.path})};
+    EXPECT_EQ(offered_cascades(stack), std::vector<std::string>{face});
+    auto body = run_pipeline(stack, "face-detection", read_file(sample_photo_dir() + "messi5.jpg"),
+                             "messi5.jpg");
+    EXPECT_EQ(body["status"], "detected") << body;
+  }
+  {
+    // IMGPROC_CASCADE_DIR (inherited by the imgproc the stack starts): a folder with none, so
+    // the step is not offered.
+    scratch_folder empty;
+    ::setenv("IMGPROC_CASCADE_DIR", empty.path.c_str(), 1);
+    std::optional<std::vector<std::string>> offered;
+    try {
+      service_stack stack;
+      offered = offered_cascades(stack);
+    } catch (...) {
+      ::unsetenv("IMGPROC_CASCADE_DIR");
+      throw;
+    }
+    ::unsetenv("IMGPROC_CASCADE_DIR");
+    EXPECT_FALSE(offered) << "detect_cascade offered with no cascade installed";
+  }
 }
 
 TEST_F(local_detectors, bad_detector_parameters_are_refused_when_saved_naming_step_and_parameter) {

@@ -210,7 +210,7 @@ TEST(pipelines_api, created_pipeline_is_usable_at_once) {
   EXPECT_EQ(ids, expected) << listed;
 
   // No restart, no wait: the very next request runs it.
-  auto response = run(stack, id, read_file(sample_photo_path), "car.jpg");
+  auto response = run(stack, id, read_file(sample_photo_path()), "car.jpg");
   auto data = expect_encoded(response, "png");
   EXPECT_EQ(data["width"], 128);
   EXPECT_EQ(data["height"], 96);

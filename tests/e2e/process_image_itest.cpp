@@ -17,7 +17,7 @@ const std::set<std::string> response_keys{"id", "pipeline_id", "status", "filena
 
 TEST(process_image, real_photo_is_processed_stored_and_readable) {
   service_stack stack;
-  auto photo = read_file(sample_photo_path);
+  auto photo = read_file(sample_photo_path());
 
   auto response = upload(stack, "/process-image?pipeline_id=1", photo, "a.jpg");
   ASSERT_EQ(response.status, 200) << response.body;

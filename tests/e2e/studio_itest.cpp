@@ -33,10 +33,10 @@ TEST(studio, builds_tunes_and_saves_a_pipeline_in_a_browser) {
     ::unlink((artifacts + shot).c_str()); // never pass on an old run's picture
 
   service_stack stack;
-  auto [line, exit_code] = run_browser_check(
-      node,
-      {source + "/tests/browser/studio_check.mjs", stack.base_url(), sample_photo_path, artifacts},
-      {}, "studio_check", 100s);
+  auto [line, exit_code] = run_browser_check(node,
+                                             {source + "/tests/browser/studio_check.mjs",
+                                              stack.base_url(), sample_photo_path(), artifacts},
+                                             {}, "studio_check", 100s);
   EXPECT_EQ(exit_code, 0) << line;
   auto summary = json::parse(line, nullptr, false);
   ASSERT_FALSE(summary.is_discarded()) << line;

@@ -13,6 +13,18 @@
 #include <vector>
 
 namespace imgproc::testing {
+
+std::string sample_photo_dir() {
+  const char* chosen = std::getenv("IMGPROC_SAMPLE_PHOTOS");
+  std::string dir = chosen && *chosen ? chosen : "/usr/share/doc/opencv-doc/examples/data";
+  if (dir.back() != '/')
+    dir += '/';
+  return dir;
+}
+
+std::string sample_photo_path() {
+  return sample_photo_dir() + "licenseplate_motion.jpg";
+}
 namespace {
 
 cv::Mat make_pattern(int width, int height, int seed) {
@@ -59,9 +71,9 @@ std::size_t end_of_frame_header(const std::string& jpeg, std::size_t& sof) {
 } // namespace
 
 std::string sample_photo_jpeg(const std::string& name) {
-  cv::Mat image = cv::imread(sample_photo_dir + name, cv::IMREAD_COLOR);
+  cv::Mat image = cv::imread(sample_photo_dir() + name, cv::IMREAD_COLOR);
   if (image.empty())
-    throw std::runtime_error("cannot read " + std::string{sample_photo_dir} + name +
+    throw std::runtime_error("cannot read " + sample_photo_dir() + name +
                              " (Debian package opencv-doc)");
   return encode(image, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95});
 }

@@ -7,12 +7,12 @@
 
 namespace imgproc::testing {
 
-/// A real photo of a car (600x482) from Debian's opencv-doc package.
-inline constexpr const char* sample_photo_path =
-    "/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg";
+/// The folder of the sample photos (basketball1.png, messi5.jpg, licenseplate_motion.jpg, ...),
+/// ending in '/': $IMGPROC_SAMPLE_PHOTOS when set, else where Debian's opencv-doc installs them.
+std::string sample_photo_dir();
 
-/// Where Debian's opencv-doc installs its sample photos (basketball1.png, messi5.jpg, ...).
-inline constexpr const char* sample_photo_dir = "/usr/share/doc/opencv-doc/examples/data/";
+/// A real photo of a car (600x482): licenseplate_motion.jpg in sample_photo_dir().
+std::string sample_photo_path();
 
 /// A sample photo from sample_photo_dir (a JPEG or a PNG) as the JPEG a client would upload
 /// (quality 95). Throws std::runtime_error if it cannot be read.
