@@ -6,8 +6,8 @@
 //   HTTP handler ──spawn──▶ pipeline ──get──────▶ pipeline_catalog   (plan, cached)
 //                              │ ────create─────▶ persistence        (row: processing)
 //                              │ ────run job────▶ dispatcher ──▶ a node (local or a worker):
-//                              │                   node ─▶ job_runner ─▶ image workers, local
-//                              │                   detectors, detector clients: every step, one node
+//                              │                   node ─▶ job_runner ─▶ stage pools:
+//                              │                   every image step, on one node
 //                              │ ────finish/fail▶ persistence        (row: outcome)
 //                              └──answer_channel▶ the front-end, exactly once
 //
