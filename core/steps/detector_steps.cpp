@@ -67,7 +67,8 @@ step_kind detect_step(const step_checks& checks) {
   return step_kind{
       "detect",
       "ML detection",
-      "Sends the base64 image to the ML service and keeps the box it finds.",
+      "Sends the base64 image to the ML service and keeps the most confident box it "
+      "answers; no box, or none at min_confidence or above, is undetected.",
       stage_kind::detect,
       value_kind::base64_text,
       value_kind::detection,
