@@ -76,7 +76,7 @@ if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
   say "debian:bookworm-slim made in $(seconds_since "$start") s"
 fi
 if ! docker image inspect postgres:15 >/dev/null 2>&1; then
-  say "postgres:15 cannot be pulled here: building the stand-in from Debian's postgresql-15"
+  say "no postgres:15 image: building the stand-in from Debian's postgresql-15"
   start=$(date +%s.%N)
   docker build --network host -q -t postgres:15 "$root/tests/containers/postgres-standin" \
     >"$artifacts/postgres-standin-build.log" 2>&1 ||
