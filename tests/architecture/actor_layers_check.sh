@@ -66,28 +66,31 @@ check() {
   echo "actor_layers_check: every include in actors/ follows the folder order ($(wc -w <<<"$files") files)"
 }
 
+# In a copy of actors/ (restored each time): FILE gains an include of TARGET, and the check must
+# fail naming FILE with PATTERN.
+expect_refused() {
+  local file="$1" target="$2" pattern="$3" what="$4" out
+  cp "$repo/$file" "$scratch/$file"
+  echo "#include \"$target\"" >>"$scratch/$file"
+  if out="$(check "$scratch")"; then
+    echo "self-test: $what was not refused"
+    return 1
+  fi
+  grep -q "$file:.*$pattern" <<<"$out" ||
+    { echo "self-test: the refusal of $what does not name it: $out"; return 1; }
+  cp "$repo/$file" "$scratch/$file"
+}
+
 self_test() {
-  local repo out
   repo="$(cd "$here/../.." && pwd)"
   scratch="$(mktemp -d)" # global: the EXIT trap runs after this function returns
   trap 'rm -rf "$scratch"' EXIT
   cp -r "$repo/actors" "$scratch/"
   (check "$scratch") >/dev/null || { echo "self-test: the unchanged tree must pass"; return 1; }
-  echo '#include "actors/request/pipeline_services.hpp"' >>"$scratch/actors/stages/stage_pools.hpp"
-  if out="$(check "$scratch")"; then
-    echo "self-test: stages/ including request/ was not refused"
-    return 1
-  fi
-  grep -q 'actors/stages/stage_pools.hpp:.*against the folder order' <<<"$out" ||
-    { echo "self-test: the refusal does not name the include: $out"; return 1; }
-  cp "$repo/actors/stages/stage_pools.hpp" "$scratch/actors/stages/stage_pools.hpp"
-  echo '#include "actors/storage/persistence_actor.hpp"' >>"$scratch/actors/storage/protocol.hpp"
-  if out="$(check "$scratch")"; then
-    echo "self-test: a protocol header including an actor header was not refused"
-    return 1
-  fi
-  grep -q 'actors/storage/protocol.hpp:.*a protocol header includes' <<<"$out" ||
-    { echo "self-test: the refusal does not name the include: $out"; return 1; }
+  expect_refused actors/stages/stage_pools.hpp actors/request/pipeline_services.hpp \
+    'against the folder order' 'stages/ including request/'
+  expect_refused actors/storage/protocol.hpp actors/storage/persistence_actor.hpp \
+    'a protocol header includes' 'a protocol header including an actor header'
   echo "actor_layers_check self-test: a backward include and a heavy protocol header both fail"
 }
 

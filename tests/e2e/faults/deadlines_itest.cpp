@@ -18,7 +18,6 @@ namespace imgproc::testing::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
 TEST(fault_suite, deadlines) {
