@@ -39,6 +39,11 @@ bool has_ambiguous_path(const std::string& path) {
 } // namespace
 
 result<outbound_url> parse_outbound_url(std::string_view text) {
+  static const std::vector<std::string> web{"http", "https"};
+  return parse_url_of(text, web);
+}
+
+result<outbound_url> parse_url_of(std::string_view text, const std::vector<std::string>& schemes) {
   auto bad = [&](const std::string& why) {
     return make_failure(error_code::bad_request, "the URL " + redact_url(text) + " " + why);
   };
@@ -53,8 +58,12 @@ result<outbound_url> parse_outbound_url(std::string_view text) {
     return bad(std::string{"is not a valid URL ("} + curl_url_strerror(rc) + ")");
   outbound_url url;
   url.scheme = lower(part(handle.get(), CURLUPART_SCHEME));
-  if (url.scheme != "http" && url.scheme != "https")
-    return bad("must use http or https");
+  if (std::find(schemes.begin(), schemes.end(), url.scheme) == schemes.end()) {
+    std::string names;
+    for (std::size_t i = 0; i < schemes.size(); ++i)
+      names += (i == 0 ? "" : i + 1 == schemes.size() ? " or " : ", ") + schemes[i];
+    return bad("must use " + names);
+  }
   url.host = lower(part(handle.get(), CURLUPART_HOST));
   if (url.host.empty())
     return bad("has no host");

@@ -31,6 +31,9 @@ struct outbound_url {
 /// host, a malformed port, a NUL or space in it).
 result<outbound_url> parse_outbound_url(std::string_view text);
 
+/// The same for a URL of one of `schemes` (lower case, e.g. {"http", "https", "rtsp"}).
+result<outbound_url> parse_url_of(std::string_view text, const std::vector<std::string>& schemes);
+
 /// Whether `candidate` is `allowed` or lies under it: same scheme, host and port, and a path equal
 /// to the allowed one or below it by whole segments (`/ml` allows `/ml` and `/ml/v2`, not `/mlx`).
 /// A candidate path with an encoded dot, slash or backslash (`%2e`, `%2f`, `%5c`) or a backslash
