@@ -1,11 +1,12 @@
-// Reading video files (core/video/video_file.hpp) with Debian's OpenCV videoio on the clips of
+// Reading video files (core/video/video_reader.hpp) with Debian's OpenCV videoio on the clips of
 // opencv-doc: a steady 10 fps AVI, one whose container loses its last timestamp, a damaged one,
 // and files that are not video. Timestamps are also mended on made-up reports.
 
 #include "core/object_detectors.hpp"
 #include "core/video/frame_sampler.hpp"
-#include "core/video/video_file.hpp"
+#include "core/video/video_reader.hpp"
 #include "tests/support/images.hpp"
+#include "tests/support/mjpeg_server.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -23,7 +24,7 @@ std::string clip(const std::string& name) {
   return testing::sample_photo_dir() + name;
 }
 
-class video_file_test : public ::testing::Test {
+class video_reader_test : public ::testing::Test {
 protected:
   void SetUp() override {
     if (!std::filesystem::exists(clip("vtest.avi")))
@@ -44,8 +45,8 @@ TEST(timestamp_mender, keeps_increasing_timestamps_and_mends_the_others) {
   EXPECT_DOUBLE_EQ(no_rate.next(-1), 40) << "25 fps when the container declares no rate";
 }
 
-TEST_F(video_file_test, reads_every_frame_of_a_steady_clip_with_its_timestamp) {
-  auto opened = video_file::open(clip("vtest.avi"));
+TEST_F(video_reader_test, reads_every_frame_of_a_steady_clip_with_its_timestamp) {
+  auto opened = video_reader::open(clip("vtest.avi"));
   ASSERT_TRUE(opened) << opened.error().detail;
   auto& video = *opened.value();
   EXPECT_EQ(video.info().width, 768);
@@ -65,8 +66,8 @@ TEST_F(video_file_test, reads_every_frame_of_a_steady_clip_with_its_timestamp) {
   EXPECT_FALSE(video.next()) << "the end stays the end";
 }
 
-TEST_F(video_file_test, sampling_at_2_fps_gives_one_frame_per_instant) {
-  auto opened = video_file::open(clip("vtest.avi"));
+TEST_F(video_reader_test, sampling_at_2_fps_gives_one_frame_per_instant) {
+  auto opened = video_reader::open(clip("vtest.avi"));
   ASSERT_TRUE(opened);
   frame_sampler sampler{2};
   std::vector<double> taken;
@@ -79,9 +80,9 @@ TEST_F(video_file_test, sampling_at_2_fps_gives_one_frame_per_instant) {
     EXPECT_NEAR(taken[i], 500.0 * static_cast<double>(i), 1e-6);
 }
 
-TEST_F(video_file_test, timestamps_increase_where_the_container_loses_them) {
+TEST_F(video_reader_test, timestamps_increase_where_the_container_loses_them) {
   // Megamind.avi reports 0 ms for its last frame.
-  auto opened = video_file::open(clip("Megamind.avi"));
+  auto opened = video_reader::open(clip("Megamind.avi"));
   ASSERT_TRUE(opened) << opened.error().detail;
   double last = -1;
   std::int64_t count = 0;
@@ -94,8 +95,8 @@ TEST_F(video_file_test, timestamps_increase_where_the_container_loses_them) {
   EXPECT_NEAR(last, 270 * 1000.0 / opened.value()->info().fps, 1.0);
 }
 
-TEST_F(video_file_test, a_damaged_clip_gives_the_frames_that_decode_and_ends) {
-  auto opened = video_file::open(clip("Megamind_bugy.avi"));
+TEST_F(video_reader_test, a_damaged_clip_gives_the_frames_that_decode_and_ends) {
+  auto opened = video_reader::open(clip("Megamind_bugy.avi"));
   ASSERT_TRUE(opened) << opened.error().detail;
   std::int64_t count = 0;
   while (auto frame = opened.value()->next()) {
@@ -106,37 +107,37 @@ TEST_F(video_file_test, a_damaged_clip_gives_the_frames_that_decode_and_ends) {
   EXPECT_LE(count, opened.value()->info().declared_frames);
 }
 
-TEST_F(video_file_test, what_is_not_a_video_is_refused_as_unsupported) {
+TEST_F(video_reader_test, what_is_not_a_video_is_refused_as_unsupported) {
   auto path = std::filesystem::temp_directory_path() / "imgproc-not-a-video.avi";
   {
     std::ofstream out{path, std::ios::binary};
     out << "RIFF, or so it says; nothing else of a video is here\n";
   }
-  auto text = video_file::open(path.string());
+  auto text = video_reader::open(path.string());
   std::filesystem::remove(path);
   ASSERT_FALSE(text);
   EXPECT_EQ(text.error().code, error_code::unsupported_media_type) << text.error().detail;
-  auto missing = video_file::open("/nonexistent/clip.avi");
+  auto missing = video_reader::open("/nonexistent/clip.avi");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, error_code::unsupported_media_type);
 }
 
-TEST_F(video_file_test, frames_over_the_pixel_limit_are_refused_before_any_is_read) {
+TEST_F(video_reader_test, frames_over_the_pixel_limit_are_refused_before_any_is_read) {
   video_limits small;
   small.max_frame_pixels = 640 * 480;
-  auto opened = video_file::open(clip("vtest.avi"), small);
+  auto opened = video_reader::open(clip("vtest.avi"), small);
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code, error_code::image_too_large);
   EXPECT_NE(opened.error().detail.find("768x576"), std::string::npos) << opened.error().detail;
 }
 
-TEST_F(video_file_test, the_pedestrians_of_vtest_are_found_at_one_and_a_half_times_their_size) {
+TEST_F(video_reader_test, the_pedestrians_of_vtest_are_found_at_one_and_a_half_times_their_size) {
   // vtest.avi's walkers are 60-90 px tall, under the 64x128 window of OpenCV's people HOG: at
   // full size it finds few of them. Scaled up 1.5x first (what fit_within with upscale does in a
   // pipeline), every one of the six in frame 300 is inside a box. Their centres, by eye:
   const std::vector<cv::Point> walkers{{200, 195}, {252, 190}, {310, 190},
                                        {328, 255}, {597, 198}, {632, 200}};
-  auto opened = video_file::open(clip("vtest.avi"));
+  auto opened = video_reader::open(clip("vtest.avi"));
   ASSERT_TRUE(opened);
   std::optional<video_frame> frame;
   for (int i = 0; i <= 300; ++i)
@@ -169,6 +170,45 @@ TEST_F(video_file_test, the_pedestrians_of_vtest_are_found_at_one_and_a_half_tim
   EXPECT_EQ(scaled_up, 6);
   std::printf("walkers inside a box: %d of 6 at full size, %d of 6 scaled up 1.5x\n", at_full_size,
               scaled_up);
+}
+
+TEST(video_reader_live, reads_an_mjpeg_stream_and_ends_when_its_server_goes_away) {
+  // A real MJPEG-over-HTTP source on 127.0.0.1 (tests/support/mjpeg_server.hpp), read by FFmpeg.
+  testing::mjpeg_server camera{320, 240, 20};
+  video_limits limits;
+  limits.open_timeout = std::chrono::milliseconds(5000);
+  limits.read_timeout = std::chrono::milliseconds(2000);
+  auto opened = video_reader::open(camera.url(), limits);
+  ASSERT_TRUE(opened) << opened.error().detail;
+  double last = -1;
+  for (int i = 0; i < 5; ++i) {
+    auto frame = opened.value()->next();
+    ASSERT_TRUE(frame) << "frame " << i;
+    EXPECT_EQ(frame->image.cols, 320);
+    EXPECT_EQ(frame->image.rows, 240);
+    EXPECT_GT(frame->pts_ms, last);
+    last = frame->pts_ms;
+  }
+  camera.stop();
+  // Frames already buffered may still come; then the stream ends, within the read timeout.
+  int after_stop = 0;
+  while (opened.value()->next())
+    ASSERT_LT(++after_stop, 1000) << "the stream did not end after its server stopped";
+  camera.start();
+  auto again = video_reader::open(camera.url(), limits);
+  ASSERT_TRUE(again) << "the camera is back: " << again.error().detail;
+  EXPECT_TRUE(again.value()->next());
+}
+
+TEST(video_reader_live, a_source_that_refuses_the_connection_is_refused_within_the_timeout) {
+  testing::mjpeg_server camera{64, 48, 5};
+  auto url = camera.url();
+  camera.stop(); // nothing listens on the port now
+  video_limits limits;
+  limits.open_timeout = std::chrono::milliseconds(2000);
+  auto opened = video_reader::open(url, limits);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, error_code::unsupported_media_type);
 }
 
 } // namespace

@@ -1,8 +1,9 @@
-#include "core/video/video_file.hpp"
+#include "core/video/video_reader.hpp"
 
 #include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
+#include <vector>
 
 namespace imgproc {
 namespace {
@@ -25,9 +26,13 @@ double timestamp_mender::next(double reported_ms) {
   return pts;
 }
 
-result<std::unique_ptr<video_file>> video_file::open(const std::string& path, video_limits limits) {
+result<std::unique_ptr<video_reader>> video_reader::open(const std::string& location,
+                                                         video_limits limits) {
   try {
-    auto capture = std::make_unique<cv::VideoCapture>(path, cv::CAP_FFMPEG);
+    const std::vector<int> params{
+        cv::CAP_PROP_OPEN_TIMEOUT_MSEC, static_cast<int>(limits.open_timeout.count()),
+        cv::CAP_PROP_READ_TIMEOUT_MSEC, static_cast<int>(limits.read_timeout.count())};
+    auto capture = std::make_unique<cv::VideoCapture>(location, cv::CAP_FFMPEG, params);
     if (!capture->isOpened())
       return make_failure(error_code::unsupported_media_type,
                           "not a video this service can read (FFmpeg found no video stream)");
@@ -47,20 +52,20 @@ result<std::unique_ptr<video_file>> video_file::open(const std::string& path, vi
                           "video frames are " + std::to_string(info.width) + "x" +
                               std::to_string(info.height) + " pixels, over the limit of " +
                               std::to_string(limits.max_frame_pixels) + " pixels");
-    return std::unique_ptr<video_file>(new video_file(std::move(capture), info, limits));
+    return std::unique_ptr<video_reader>(new video_reader(std::move(capture), info, limits));
   } catch (const cv::Exception& e) {
     return make_failure(error_code::unsupported_media_type,
                         std::string{"OpenCV cannot read the video: "} + e.what());
   }
 }
 
-video_file::video_file(std::unique_ptr<cv::VideoCapture> capture, video_info info,
-                       video_limits limits)
+video_reader::video_reader(std::unique_ptr<cv::VideoCapture> capture, video_info info,
+                           video_limits limits)
     : capture_(std::move(capture)), info_(info), limits_(limits), timestamps_(info.fps) {}
 
-video_file::~video_file() = default;
+video_reader::~video_reader() = default;
 
-std::optional<video_frame> video_file::next() {
+std::optional<video_frame> video_reader::next() {
   video_frame frame;
   try {
     if (!capture_->read(frame.image) || frame.image.empty())

@@ -1,9 +1,10 @@
 #pragma once
 
-// Reads a video file frame by frame with OpenCV's videoio (Debian's build: the FFmpeg backend):
-// each frame decoded to an 8-bit BGR image with its index and its timestamp on the source's
-// clock. Blocking and CPU-heavy: a stream calls it from a thread of its own, never from CAF's
-// scheduler.
+// Reads a video frame by frame with OpenCV's videoio (Debian's build: the FFmpeg backend), from a
+// file or a live URL (MJPEG over HTTP, RTSP): each frame decoded to an 8-bit BGR image with its
+// index and its timestamp on the source's clock. Blocking and CPU-heavy: a stream calls it from a
+// thread of its own, never from CAF's scheduler. Opening and each read are bounded by timeouts
+// (FFmpeg's), so a source that goes silent ends the reading instead of hanging it.
 //
 // Timestamps: the container's, as FFmpeg reports them (CAP_PROP_POS_MSEC), while they increase.
 // Containers do not always keep them: an AVI may report 0 for its last frame, or nothing at all.
@@ -12,6 +13,7 @@
 
 #include "core/errors.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <opencv2/core/mat.hpp>
@@ -27,6 +29,10 @@ namespace imgproc {
 struct video_limits {
   /// Largest frame accepted, in pixels: 3840x2160 (4K UHD) by default.
   std::uint64_t max_frame_pixels = 3840ull * 2160;
+  /// How long opening may take (connecting to a camera, probing the stream).
+  std::chrono::milliseconds open_timeout{10000};
+  /// How long one read may wait for data: a live source silent for longer ends the reading.
+  std::chrono::milliseconds read_timeout{10000};
 };
 
 /// What the container declares. Frame counts and rates are hints: a damaged or variable-rate
@@ -57,28 +63,29 @@ private:
   std::optional<double> last_;
 };
 
-class video_file {
+class video_reader {
 public:
-  /// Opens `path`. Fails with unsupported_media_type when it is not a video OpenCV can read, and
-  /// image_too_large when its frames are over `limits`.
-  static result<std::unique_ptr<video_file>> open(const std::string& path,
-                                                  video_limits limits = {});
-  ~video_file();
-  video_file(const video_file&) = delete;
-  video_file& operator=(const video_file&) = delete;
+  /// Opens `location`: a file path or a URL FFmpeg reads (http, https, rtsp). Fails with
+  /// unsupported_media_type when it is not a video OpenCV can read (or cannot be reached within
+  /// the open timeout), and image_too_large when its frames are over `limits`.
+  static result<std::unique_ptr<video_reader>> open(const std::string& location,
+                                                    video_limits limits = {});
+  ~video_reader();
+  video_reader(const video_reader&) = delete;
+  video_reader& operator=(const video_reader&) = delete;
 
   const video_info& info() const { return info_; }
 
-  /// The next frame, or nullopt at the end of the file (or where FFmpeg can decode no further:
-  /// a damaged file ends early). A frame larger than the limits ends it too: its size changed
-  /// mid-stream.
+  /// The next frame, or nullopt at the end: of the file, of a live stream (its server closed it,
+  /// or sent nothing within the read timeout), or where FFmpeg can decode no further (a damaged
+  /// file ends early). A frame larger than the limits ends it too: its size changed mid-stream.
   std::optional<video_frame> next();
 
   /// Frames returned so far.
   std::int64_t frames_read() const { return next_index_; }
 
 private:
-  video_file(std::unique_ptr<cv::VideoCapture> capture, video_info info, video_limits limits);
+  video_reader(std::unique_ptr<cv::VideoCapture> capture, video_info info, video_limits limits);
 
   std::unique_ptr<cv::VideoCapture> capture_;
   video_info info_;
