@@ -300,8 +300,9 @@ int run_serve(const std::vector<std::string>& args, role r) {
   }
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(*registry,
-                         std::make_shared<const cascade_library>(settings.node.stages.cascade_dir),
+  settings.node.stages.cascades =
+      std::make_shared<const cascade_library>(settings.node.stages.cascade_dir);
+  register_default_steps(*registry, settings.node.stages.cascades,
                          ml_url_checks(settings.node.stages.detector));
   settings.http.metrics = start_metrics(settings.node.node_name);
 
@@ -362,9 +363,10 @@ int run_worker(const std::vector<std::string>& args) {
   init_http_client_library();
 
   auto registry = std::make_shared<step_registry>();
-  register_default_steps(
-      *registry, std::make_shared<const cascade_library>(settings.worker.stages.cascade_dir),
-      ml_url_checks(settings.worker.stages.detector));
+  settings.worker.stages.cascades =
+      std::make_shared<const cascade_library>(settings.worker.stages.cascade_dir);
+  register_default_steps(*registry, settings.worker.stages.cascades,
+                         ml_url_checks(settings.worker.stages.detector));
   auto& w = settings.worker;
   w.address = w.node_name + " (pid " + std::to_string(getpid()) + ")";
   w.on_joined = announce;

@@ -27,7 +27,8 @@ pools_ptr spawn_stage_pools(caf::actor_system& sys, const stage_settings& settin
     pools->detectors.add(spawn_detector_client(sys, settings.detector, load), load);
   }
   // One listing of the cascade folder for the node; each detector builds its own classifiers.
-  auto cascades = std::make_shared<const cascade_library>(settings.cascade_dir);
+  auto cascades = settings.cascades ? settings.cascades
+                                    : std::make_shared<const cascade_library>(settings.cascade_dir);
   for (std::size_t i = 0; i < std::max<std::size_t>(settings.local_detectors, 1); ++i) {
     auto load = std::make_shared<load_counter>();
     pools->local_detectors.add(spawn_local_detector(sys, load, cascades), load);

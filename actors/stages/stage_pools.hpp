@@ -27,6 +27,10 @@ struct stage_settings {
   std::size_t dry_run_detectors = 1;
   /// The folder whose haarcascades/ and lbpcascades/ hold the cascades detect_cascade offers.
   std::string cascade_dir = default_cascade_root;
+  /// The cascades listed from cascade_dir, when the process already listed them for its step
+  /// registry (one listing, so the registry offers exactly what the detectors have); null: the
+  /// pools list cascade_dir themselves.
+  std::shared_ptr<const cascade_library> cascades;
   detector_settings detector;
   jpeg_decoder_settings decoder;
   /// What one request may cost (checked before its work starts, by the gateway and again here).

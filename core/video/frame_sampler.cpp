@@ -28,11 +28,11 @@ void frame_sampler::resume_after(double pts_ms) {
 }
 
 void frame_sampler::pass(double pts_ms) {
-  // Straight to the first instant after pts_ms, then one step back if rounding overshot.
-  auto k = static_cast<std::int64_t>(std::floor((pts_ms + tolerance_ms) * fps_ / 1000.0)) + 1;
-  next_ = std::max(next_ + 1, k);
-  while (next_ > 0 && instant_ms(next_ - 1) > pts_ms + tolerance_ms)
-    --next_;
+  // Jump close (a long gap or a resume skips many instants), then step past pts_ms.
+  auto near = static_cast<std::int64_t>(std::floor((pts_ms + tolerance_ms) * fps_ / 1000.0));
+  next_ = std::max(next_, near);
+  while (instant_ms(next_) <= pts_ms + tolerance_ms)
+    ++next_;
 }
 
 } // namespace imgproc

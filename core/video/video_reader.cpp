@@ -35,7 +35,10 @@ result<std::unique_ptr<video_reader>> video_reader::open(const std::string& loca
     auto capture = std::make_unique<cv::VideoCapture>(location, cv::CAP_FFMPEG, params);
     if (!capture->isOpened())
       return make_failure(error_code::unsupported_media_type,
-                          "not a video this service can read (FFmpeg found no video stream)");
+                          location.find("://") == std::string::npos
+                              ? "not a video this service can read (FFmpeg found no video stream)"
+                              : "cannot open the source: unreachable within the open timeout, or "
+                                "not a video FFmpeg can read");
     video_info info;
     info.width = static_cast<int>(capture->get(cv::CAP_PROP_FRAME_WIDTH));
     info.height = static_cast<int>(capture->get(cv::CAP_PROP_FRAME_HEIGHT));

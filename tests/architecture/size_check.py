@@ -109,7 +109,7 @@ def sources(root: pathlib.Path):
                             check=True).stdout.split("\n")
     for name in listed:
         path = root / name
-        if (name and path.suffix in SOURCE_SUFFIXES and not name.startswith(NOT_SOURCES) and
+        if (name and path.suffix in SOURCE_SUFFIXES and
                 not any(part in name for part in NOT_SOURCES) and path.is_file()):
             yield name, path
 
